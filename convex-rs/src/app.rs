@@ -1,0 +1,179 @@
+//! Assembling an app (schema + functions) and opening a backend for it.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::function::{
+    Caller, FunctionEntry, FunctionInfo, FunctionKind, FunctionOutcome, FunctionPath, Identity, Registry, Runner,
+    RunnerConfig,
+};
+use crate::schema::Schema;
+use crate::store::{Durability, SqliteConfig, Store, StoreError};
+use crate::value::Value;
+
+/// Problems assembling or opening an app.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// Two functions resolve to the same path.
+    #[error("function path {path} is defined twice: at {first} and at {second}")]
+    DuplicatePath {
+        /// The path.
+        path: String,
+        /// Where the first definition is.
+        first: String,
+        /// Where the second definition is.
+        second: String,
+    },
+    /// A function is defined at the root of the crate, where it has no module.
+    #[error("function {name} at {location} has no module; define functions in a module such as `messages`")]
+    NoModule {
+        /// The function's name.
+        name: String,
+        /// Where it is defined.
+        location: String,
+    },
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An app: its schema and its functions.
+#[derive(Debug)]
+pub struct App {
+    schema: Schema,
+    registry: Registry,
+}
+
+impl App {
+    /// Starts building an app.
+    pub fn builder() -> AppBuilder {
+        AppBuilder::default()
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The functions.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+/// Builds an [`App`].
+#[derive(Default)]
+pub struct AppBuilder {
+    schema: Schema,
+    entries: Vec<(Option<FunctionPath>, &'static FunctionEntry)>,
+}
+
+impl AppBuilder {
+    /// Sets the schema.
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.schema = schema;
+        self
+    }
+
+    /// Registers every function defined (with the macros) under the module
+    /// `root`, usually `module_path!()` at the app crate's root. Paths are
+    /// relative to `root`: `chat::messages::list` under `chat` is `messages:list`.
+    pub fn functions_from(mut self, root: &str) -> Self {
+        for entry in crate::__private::FUNCTIONS.iter() {
+            if entry.module_path == root || entry.module_path.starts_with(&format!("{root}::")) {
+                self.entries.push((entry.path_relative_to(root), entry));
+            }
+        }
+        self
+    }
+
+    /// Registers one function explicitly (its path is relative to its crate root).
+    pub fn register<F: FunctionInfo>(mut self) -> Self {
+        self.entries.push((F::ENTRY.default_path(), F::ENTRY));
+        self
+    }
+
+    /// Checks for duplicate paths and builds the app.
+    pub fn build(self) -> Result<App, BackendError> {
+        let mut registry = Registry::default();
+        for (path, entry) in self.entries {
+            let Some(path) = path else {
+                return Err(BackendError::NoModule { name: entry.name.to_string(), location: entry.location() });
+            };
+            if let Err(existing) = registry.insert(path.clone(), entry) {
+                if std::ptr::eq(existing, entry) {
+                    continue; // registered twice by the same definition
+                }
+                return Err(BackendError::DuplicatePath {
+                    path: path.to_string(),
+                    first: existing.location(),
+                    second: entry.location(),
+                });
+            }
+        }
+        Ok(App { schema: self.schema, registry })
+    }
+}
+
+/// Where and how a backend stores its data.
+#[derive(Clone, Debug)]
+pub struct BackendConfig {
+    /// The SQLite settings.
+    pub sqlite: SqliteConfig,
+    /// Mutation retry settings.
+    pub runner: RunnerConfig,
+}
+
+impl BackendConfig {
+    /// Data in `dir/convex.sqlite3`.
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
+        BackendConfig { sqlite: SqliteConfig::file(dir.into().join("convex.sqlite3")), runner: RunnerConfig::default() }
+    }
+
+    /// Data in a temporary file, deleted on shutdown.
+    pub fn temporary() -> Self {
+        BackendConfig { sqlite: SqliteConfig::temporary(), runner: RunnerConfig::default() }
+    }
+
+    /// Sets the durability.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.sqlite.durability = durability;
+        self
+    }
+}
+
+/// A running backend: the store and the function runner.
+#[derive(Clone)]
+pub struct Backend {
+    runner: Runner,
+}
+
+impl Backend {
+    /// Opens the store (creating it if needed) and prepares the functions.
+    pub async fn open(app: App, config: BackendConfig) -> Result<Backend, BackendError> {
+        let store = Store::open_sqlite(config.sqlite, &app.schema).await?;
+        Ok(Backend { runner: Runner::new(store, app.registry, config.runner) })
+    }
+
+    /// The function runner.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        self.runner.store()
+    }
+
+    /// Finishes queued commits and closes the database.
+    pub async fn shutdown(&self) {
+        self.store().close().await;
+    }
+
+    /// Calls a function as a client would (public functions only).
+    pub async fn call(&self, kind: FunctionKind, path: &str, args: Value, identity: Identity) -> FunctionOutcome {
+        self.runner.run(kind, path, args, identity, Caller::Client).await
+    }
+}

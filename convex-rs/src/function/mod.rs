@@ -1,0 +1,29 @@
+//! Functions: the registry the macros fill, the contexts function bodies
+//! receive, and the runner that executes them (with OCC retries for mutations).
+//!
+//! Queries and mutations must be deterministic: a mutation is re-run when it
+//! conflicts, and a query is re-run whenever something it read changes, and
+//! both must give the same answer for the same database state. So their
+//! contexts offer [`QueryCtx::now`] (fixed for the whole transaction) and a
+//! seeded [`QueryCtx::rng`]; calling `SystemTime::now()` or an unseeded RNG
+//! inside them makes cached results and retries disagree with each other.
+//! Actions may do anything, including I/O.
+
+mod context;
+mod error;
+mod identity;
+mod path;
+mod registry;
+mod runner;
+
+pub use crate::query::{Doc, FromDocument};
+pub use crate::store::Document;
+pub use context::{ActionCtx, DatabaseReader, DatabaseWriter, LogLevel, MutationCtx, Patch, QueryCtx};
+pub use error::{ConvexError, FailureKind, FunctionError, FunctionFailure};
+pub use identity::{Identity, UserIdentity};
+pub use path::{FunctionPath, InvalidPath};
+pub use registry::{
+    FunctionEntry, FunctionInfo, FunctionKind, IntoFunctionOutput, Invoker, RegisteredFunction, Registry,
+    Visibility,
+};
+pub use runner::{Caller, FunctionOutcome, QueryOutcome, Runner, RunnerConfig};

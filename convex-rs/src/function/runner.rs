@@ -1,0 +1,276 @@
+//! Runs functions: looks them up, validates arguments, gives them a context,
+//! and for mutations commits (re-running on OCC conflicts).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::RngExt;
+
+use super::context::{LogLines, TxContext};
+use super::error::RetryHint;
+use super::{
+    ActionCtx, FailureKind, FunctionError, FunctionFailure, FunctionKind, FunctionPath, Identity, Invoker,
+    MutationCtx, QueryCtx, RegisteredFunction, Registry, Visibility,
+};
+use crate::store::{ReadSet, Store};
+use crate::value::{MAX_ARGS_SIZE, Value, check_value};
+
+/// Who is calling, which decides whether internal functions are visible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// A client over the network: public functions only.
+    Client,
+    /// Another function or an admin: internal functions too.
+    Function,
+}
+
+/// Tuning of the runner.
+#[derive(Clone, Copy, Debug)]
+pub struct RunnerConfig {
+    /// How many times a mutation runs before a conflict is reported.
+    pub max_mutation_attempts: u32,
+    /// Backoff before the first retry; doubled each time, jittered ±50 %.
+    pub initial_backoff: Duration,
+    /// Largest backoff.
+    pub max_backoff: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            max_mutation_attempts: 12,
+            initial_backoff: Duration::from_micros(500),
+            max_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What a call produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionOutcome {
+    /// The return value, or the failure.
+    pub result: Result<Value, FunctionFailure>,
+    /// `[LEVEL] message` lines the function logged.
+    pub log_lines: Vec<String>,
+    /// For a successful mutation, its commit timestamp (the snapshot for one
+    /// that wrote nothing); for a query, its snapshot.
+    pub ts: Option<u64>,
+}
+
+/// A query's outcome plus what it read, for subscriptions.
+#[derive(Debug, Clone)]
+pub struct QueryOutcome {
+    /// The outcome.
+    pub outcome: FunctionOutcome,
+    /// The snapshot it ran at.
+    pub ts: u64,
+    /// Everything it read.
+    pub read_set: ReadSet,
+}
+
+/// Executes an app's functions against a store. Cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<RunnerInner>,
+}
+
+struct RunnerInner {
+    store: Store,
+    registry: Registry,
+    config: RunnerConfig,
+}
+
+fn failure(kind: FailureKind, message: String) -> FunctionFailure {
+    FunctionFailure { kind, message, data: None }
+}
+
+impl Runner {
+    /// A runner over `store` for the functions in `registry`.
+    pub fn new(store: Store, registry: Registry, config: RunnerConfig) -> Self {
+        Runner { inner: Arc::new(RunnerInner { store, registry, config }) }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The functions.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// Looks up a function and checks that `caller` may call it as `kind`.
+    /// Errors are the messages Convex clients expect.
+    pub fn resolve(&self, kind: FunctionKind, path: &str, caller: Caller) -> Result<&RegisteredFunction, FunctionFailure> {
+        let not_found = || {
+            failure(FailureKind::NotFound, format!("Could not find public function for '{path}'. Did you forget to run the code generator or register the function?"))
+        };
+        let parsed = FunctionPath::parse(path).map_err(|_| not_found())?;
+        let function = self.inner.registry.get(&parsed).ok_or_else(not_found)?;
+        if caller == Caller::Client && function.entry.visibility == Visibility::Internal {
+            return Err(not_found());
+        }
+        if function.entry.kind != kind {
+            return Err(failure(
+                FailureKind::NotFound,
+                format!("Trying to execute {parsed} as {kind}, but it is defined as {}.", function.entry.kind),
+            ));
+        }
+        Ok(function)
+    }
+
+    fn check_args(&self, function: &RegisteredFunction, args: &Value) -> Result<(), FunctionFailure> {
+        let invalid = |m: String| FunctionError::invalid_arguments(m).into_failure();
+        if !matches!(args, Value::Object(_)) {
+            return Err(invalid(format!("arguments must be an object, found {}", args.type_name())));
+        }
+        let size = args.size();
+        if size > MAX_ARGS_SIZE {
+            return Err(invalid(format!("arguments are {size} bytes; the limit is {MAX_ARGS_SIZE}")));
+        }
+        check_value(args).map_err(|e| invalid(e.to_string()))?;
+        function
+            .args
+            .validate(args, &**self.inner.store.catalog())
+            .map_err(|e| invalid(format!("{e} (calling {})", function.path)))
+    }
+
+    /// Runs any function by kind and path.
+    pub async fn run(&self, kind: FunctionKind, path: &str, args: Value, identity: Identity, caller: Caller) -> FunctionOutcome {
+        match kind {
+            FunctionKind::Query => self.run_query(path, args, identity, caller, None).await.outcome,
+            FunctionKind::Mutation => self.run_mutation(path, args, identity, caller).await,
+            FunctionKind::Action => self.run_action(path, args, identity, caller).await,
+        }
+    }
+
+    /// Runs a query at the latest snapshot, or at `ts` if given.
+    pub async fn run_query(
+        &self,
+        path: &str,
+        args: Value,
+        identity: Identity,
+        caller: Caller,
+        ts: Option<u64>,
+    ) -> QueryOutcome {
+        let failed = |f: FunctionFailure, ts: u64| QueryOutcome {
+            outcome: FunctionOutcome { result: Err(f), log_lines: Vec::new(), ts: Some(ts) },
+            ts,
+            read_set: ReadSet::new(),
+        };
+        let latest = self.inner.store.latest_ts();
+        let function = match self.resolve(FunctionKind::Query, path, caller) {
+            Ok(f) => f,
+            Err(f) => return failed(f, latest),
+        };
+        if let Err(f) = self.check_args(function, &args) {
+            return failed(f, latest);
+        }
+        let tx = match ts {
+            None => self.inner.store.begin_read(),
+            Some(ts) => match self.inner.store.begin_read_at(ts) {
+                Ok(tx) => tx,
+                Err(e) => return failed(failure(FailureKind::User, e.to_string()), latest),
+            },
+        };
+        let Invoker::Query(invoke) = function.entry.invoke else {
+            return failed(failure(FailureKind::System, "registry kind mismatch".into()), latest);
+        };
+        let snapshot = tx.snapshot_ts();
+        let ctx = TxContext::new(tx, identity);
+        let result = invoke(QueryCtx { inner: ctx.clone() }, args).await;
+        let result = result.and_then(check_result_size);
+        let read_set = ctx.tx.read_set();
+        QueryOutcome {
+            outcome: FunctionOutcome {
+                result: result.map_err(FunctionError::into_failure),
+                log_lines: ctx.logs.take(),
+                ts: Some(snapshot),
+            },
+            ts: snapshot,
+            read_set,
+        }
+    }
+
+    /// Runs a mutation, re-running it on conflicts, and commits it.
+    pub async fn run_mutation(&self, path: &str, args: Value, identity: Identity, caller: Caller) -> FunctionOutcome {
+        let failed = |f: FunctionFailure| FunctionOutcome { result: Err(f), log_lines: Vec::new(), ts: None };
+        let function = match self.resolve(FunctionKind::Mutation, path, caller) {
+            Ok(f) => f,
+            Err(f) => return failed(f),
+        };
+        if let Err(f) = self.check_args(function, &args) {
+            return failed(f);
+        }
+        let Invoker::Mutation(invoke) = function.entry.invoke else {
+            return failed(failure(FailureKind::System, "registry kind mismatch".into()));
+        };
+        let config = self.inner.config;
+        let mut backoff = config.initial_backoff;
+        let mut attempt = 1;
+        loop {
+            let ctx = TxContext::new(self.inner.store.begin(), identity.clone());
+            let result = invoke(MutationCtx { inner: ctx.clone() }, args.clone()).await.and_then(check_result_size);
+            let Ok(ctx) = Arc::try_unwrap(ctx) else {
+                return failed(failure(FailureKind::System, "the mutation context outlived the mutation".into()));
+            };
+            let log_lines = ctx.logs.take();
+            let error = match result {
+                Err(e) => e,
+                Ok(value) => match self.inner.store.commit(ctx.tx).await {
+                    Ok(ts) => return FunctionOutcome { result: Ok(value), log_lines, ts: Some(ts) },
+                    Err(e) => FunctionError::from(e),
+                },
+            };
+            let hint = error.retry_hint();
+            if hint.is_none() || attempt >= config.max_mutation_attempts {
+                let mut f = error.into_failure();
+                if hint.is_some() {
+                    f.message = format!("{} (gave up after {attempt} attempts)", f.message);
+                }
+                return FunctionOutcome { result: Err(f), log_lines, ts: None };
+            }
+            if let Some(RetryHint::Conflict(ts)) = hint {
+                // The conflicting commit may not be visible yet; retrying
+                // before it is would conflict again.
+                if self.inner.store.wait_for_ts(ts).await.is_err() {
+                    return failed(failure(FailureKind::System, "the store is closed".into()));
+                }
+            }
+            let jitter = rand::rng().random_range(0.5..1.5);
+            tokio::time::sleep(backoff.mul_f64(jitter)).await;
+            backoff = (backoff * 2).min(config.max_backoff);
+            attempt += 1;
+        }
+    }
+
+    /// Runs an action.
+    pub async fn run_action(&self, path: &str, args: Value, identity: Identity, caller: Caller) -> FunctionOutcome {
+        let failed = |f: FunctionFailure| FunctionOutcome { result: Err(f), log_lines: Vec::new(), ts: None };
+        let function = match self.resolve(FunctionKind::Action, path, caller) {
+            Ok(f) => f,
+            Err(f) => return failed(f),
+        };
+        if let Err(f) = self.check_args(function, &args) {
+            return failed(f);
+        }
+        let Invoker::Action(invoke) = function.entry.invoke else {
+            return failed(failure(FailureKind::System, "registry kind mismatch".into()));
+        };
+        let logs = Arc::new(LogLines::default());
+        let ctx = ActionCtx { runner: self.clone(), identity, logs: logs.clone() };
+        let result = invoke(ctx, args).await.and_then(check_result_size);
+        FunctionOutcome { result: result.map_err(FunctionError::into_failure), log_lines: logs.take(), ts: None }
+    }
+}
+
+fn check_result_size(value: Value) -> Result<Value, FunctionError> {
+    let size = value.size();
+    if size > MAX_ARGS_SIZE {
+        return Err(FunctionError::message(format!(
+            "the return value is {size} bytes; the limit is {MAX_ARGS_SIZE}"
+        )));
+    }
+    Ok(value)
+}

@@ -1,0 +1,36 @@
+//! The query builder: index ranges, filters, ordering and pagination over a
+//! transaction, recording precisely what each query examined.
+//!
+//! ```no_run
+//! # use convex_rs::prelude::*;
+//! # use convex_rs::query::IndexRange;
+//! # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+//! # struct User { name: String, #[serde(rename = "tokenIdentifier")] token_identifier: String }
+//! # impl TableType for User { const TABLE_NAME: &'static str = "users"; }
+//! # async fn demo(ctx: &QueryCtx) -> Result<(), FunctionError> {
+//! let user: Option<Doc<User>> = ctx
+//!     .db()
+//!     .query::<User>()
+//!     .with_index("by_token", IndexRange::new().eq("tokenIdentifier", "abc"))
+//!     .unique()
+//!     .await?;
+//! let recent = ctx.db().query::<User>().order(Order::Desc).filter(field("name").neq("bot")).take(10).await?;
+//! # Ok(()) }
+//! ```
+
+mod builder;
+mod cursor;
+mod doc;
+mod error;
+mod filter;
+mod pagination;
+mod range;
+
+pub use crate::store::Order;
+pub use builder::Query;
+pub use cursor::Cursor;
+pub use doc::{Doc, FromDocument};
+pub use error::QueryError;
+pub use filter::{Expr, IntoExpr, field, not};
+pub use pagination::{MAX_PAGE_ITEMS, PaginationOptions, PaginationResult};
+pub use range::IndexRange;

@@ -1,0 +1,219 @@
+//! Derives [`Validator`]s from JSON schemas (as produced by `schemars`), so a
+//! Rust type is the single source of truth for a table's documents and a
+//! function's arguments.
+
+use serde_json::{Map, Value as Json};
+
+use super::{ObjectValidator, Validator};
+use crate::value::Value;
+
+/// How deep `$ref`s are followed before a (recursive) type is accepted as `any`.
+const MAX_DEPTH: usize = 32;
+
+/// Converts a JSON schema into a validator.
+///
+/// Mapping: `string` → string (or `Id<T>` when the schema carries
+/// `x-convex-id`), `integer` with format `int64` → int64, other integers and
+/// `number` → float64, `boolean`, `null`, `array` → array of its `items`,
+/// `object` with `properties` → an exact object (fields not in `required` are
+/// optional), `object` with only `additionalProperties` → record, `enum`,
+/// `const`, `anyOf`, `oneOf` and type lists → unions. Anything the converter
+/// does not understand becomes `any`, so conversion never fails.
+pub fn validator_from_json_schema(schema: &Json) -> Validator {
+    let defs = schema
+        .get("$defs")
+        .or_else(|| schema.get("definitions"))
+        .and_then(Json::as_object);
+    Converter { defs }.convert(schema, 0)
+}
+
+struct Converter<'a> {
+    defs: Option<&'a Map<String, Json>>,
+}
+
+impl Converter<'_> {
+    fn convert(&self, schema: &Json, depth: usize) -> Validator {
+        if depth > MAX_DEPTH {
+            return Validator::Any;
+        }
+        let Some(obj) = schema.as_object() else {
+            return match schema {
+                Json::Bool(false) => Validator::Union(Vec::new()),
+                _ => Validator::Any,
+            };
+        };
+        if let Some(reference) = obj.get("$ref").and_then(Json::as_str) {
+            let name = reference.rsplit('/').next().unwrap_or_default();
+            return match self.defs.and_then(|d| d.get(name)) {
+                Some(target) => self.convert(target, depth + 1),
+                None => Validator::Any,
+            };
+        }
+        if let Some(table) = obj.get("x-convex-id").and_then(Json::as_str) {
+            return Validator::Id(table.to_string());
+        }
+        if let Some(constant) = obj.get("const") {
+            return Validator::Literal(plain_value(constant));
+        }
+        if let Some(options) = obj.get("enum").and_then(Json::as_array) {
+            return union(options.iter().map(|o| Validator::Literal(plain_value(o))).collect());
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(options) = obj.get(key).and_then(Json::as_array) {
+                return union(options.iter().map(|o| self.convert(o, depth + 1)).collect());
+            }
+        }
+        if let Some(all) = obj.get("allOf").and_then(Json::as_array) {
+            if let [only] = all.as_slice() {
+                return self.convert(only, depth + 1);
+            }
+            return Validator::Any;
+        }
+        match obj.get("type") {
+            Some(Json::String(t)) => self.typed(t, obj, depth),
+            Some(Json::Array(types)) => union(
+                types.iter().filter_map(Json::as_str).map(|t| self.typed(t, obj, depth)).collect(),
+            ),
+            _ => Validator::Any,
+        }
+    }
+
+    fn typed(&self, ty: &str, obj: &Map<String, Json>, depth: usize) -> Validator {
+        match ty {
+            "null" => Validator::Null,
+            "boolean" => Validator::Boolean,
+            "string" => Validator::String,
+            "number" => Validator::Float64,
+            "integer" => match obj.get("format").and_then(Json::as_str) {
+                Some("int64") => Validator::Int64,
+                _ => Validator::Float64,
+            },
+            "array" => match obj.get("items") {
+                Some(items) if items.is_object() => Validator::Array(Box::new(self.convert(items, depth + 1))),
+                _ => Validator::Array(Box::new(Validator::Any)),
+            },
+            "object" => self.object(obj, depth),
+            _ => Validator::Any,
+        }
+    }
+
+    fn object(&self, obj: &Map<String, Json>, depth: usize) -> Validator {
+        let required: Vec<&str> = obj
+            .get("required")
+            .and_then(Json::as_array)
+            .map(|r| r.iter().filter_map(Json::as_str).collect())
+            .unwrap_or_default();
+        match obj.get("properties").and_then(Json::as_object) {
+            Some(properties) => {
+                let mut out = ObjectValidator::new();
+                for (name, schema) in properties {
+                    let validator = self.convert(schema, depth + 1);
+                    out = if required.contains(&name.as_str()) {
+                        out.field(name.clone(), validator)
+                    } else {
+                        out.optional(name.clone(), validator)
+                    };
+                }
+                Validator::Object(out)
+            }
+            None => match obj.get("additionalProperties") {
+                Some(values) if values.is_object() => Validator::Record(Box::new(self.convert(values, depth + 1))),
+                _ => Validator::Record(Box::new(Validator::Any)),
+            },
+        }
+    }
+}
+
+fn union(mut options: Vec<Validator>) -> Validator {
+    if options.len() == 1 {
+        return options.remove(0);
+    }
+    if options.contains(&Validator::Any) {
+        return Validator::Any;
+    }
+    Validator::Union(options)
+}
+
+/// A JSON literal from a schema (`const`, `enum`) as a value: numbers are float64.
+fn plain_value(json: &Json) -> Value {
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Number(n) => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
+        Json::String(s) => Value::String(s.clone()),
+        Json::Array(items) => Value::Array(items.iter().map(plain_value).collect()),
+        Json::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), plain_value(v))).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{Id, TableType};
+    use schemars::JsonSchema;
+
+    #[allow(dead_code)]
+    #[derive(JsonSchema)]
+    struct User {
+        name: String,
+    }
+    impl TableType for User {
+        const TABLE_NAME: &'static str = "users";
+    }
+
+    #[allow(dead_code)]
+    #[derive(JsonSchema)]
+    enum Mood {
+        Happy,
+        Sad,
+    }
+
+    #[allow(dead_code)]
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    struct Message {
+        body: String,
+        user: Id<User>,
+        likes: i64,
+        score: f64,
+        count: u32,
+        edited_at: Option<f64>,
+        tags: Vec<String>,
+        mood: Mood,
+        inner: Inner,
+    }
+
+    #[allow(dead_code)]
+    #[derive(JsonSchema)]
+    struct Inner {
+        flag: bool,
+    }
+
+    #[test]
+    fn converts_a_struct() {
+        let schema = crate::__private::schema_for::<Message>();
+        let validator = validator_from_json_schema(schema.as_value());
+        let Validator::Object(o) = &validator else { panic!("{validator}") };
+        let field = |n: &str| &o.fields[n];
+        assert_eq!(field("body").validator, Validator::String);
+        assert_eq!(field("user").validator, Validator::Id("users".into()));
+        assert_eq!(field("likes").validator, Validator::Int64);
+        assert_eq!(field("score").validator, Validator::Float64);
+        assert_eq!(field("count").validator, Validator::Float64);
+        assert!(field("editedAt").optional);
+        assert_eq!(field("editedAt").validator, Validator::Union(vec![Validator::Float64, Validator::Null]));
+        assert_eq!(field("tags").validator, Validator::Array(Box::new(Validator::String)));
+        assert_eq!(
+            field("mood").validator,
+            Validator::Union(vec![Validator::Literal("Happy".into()), Validator::Literal("Sad".into())])
+        );
+        assert!(matches!(field("inner").validator, Validator::Object(_)));
+        assert!(!field("body").optional);
+    }
+
+    #[test]
+    fn unknown_constructs_become_any() {
+        assert_eq!(validator_from_json_schema(&serde_json::json!(true)), Validator::Any);
+        assert_eq!(validator_from_json_schema(&serde_json::json!({"$ref": "#/$defs/missing"})), Validator::Any);
+    }
+}

@@ -1,0 +1,19 @@
+//! Tables, document validators and indexes.
+//!
+//! A [`Schema`] lists the app's tables. Each [`TableDefinition`] may carry a
+//! document [`Validator`] (without one, any valid document is accepted, as in
+//! Convex) and declares its indexes. Two indexes exist on every table without
+//! being declared: `by_id` (point lookups) and `by_creation_time` (the default
+//! order of a table scan).
+
+mod error;
+mod json_schema;
+mod table;
+mod validator;
+
+pub use error::{SchemaError, ValidationError};
+pub use json_schema::validator_from_json_schema;
+pub use table::{
+    BY_CREATION_TIME, BY_ID, IndexDefinition, MAX_INDEX_FIELDS, Schema, TableDefinition,
+};
+pub use validator::{FieldValidator, ObjectValidator, TableNames, Validator, v};

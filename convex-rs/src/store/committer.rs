@@ -1,0 +1,191 @@
+//! The single committer: validates transactions (OCC), assigns commit
+//! timestamps and writes each batch of transactions in one durable SQLite
+//! transaction (group commit).
+//!
+//! Invariant: commit timestamps are strictly increasing, never below the last
+//! persisted one, and a caller is answered only after its batch is durable and
+//! the durable timestamp has been published to readers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::index_key::index_key;
+use super::persistence::{CommitWrites, DocumentWrite, IndexWrite};
+use super::transaction::{PendingCommit, PendingWrite};
+use super::write_log::{Invalid, WriteLog};
+use super::{Catalog, CommitError, CommitInfo, Persistence, wall_clock_nanos};
+
+/// Most transactions written in one batch.
+const MAX_BATCH: usize = 1024;
+/// Most commits remembered for validation.
+const WRITE_LOG_ENTRIES: usize = 200_000;
+/// How long commits are remembered for validation; a transaction running longer is retried.
+const WRITE_LOG_WINDOW: Duration = Duration::from_secs(120);
+
+/// What the committer is asked to do.
+pub(crate) enum CommitterMessage {
+    /// Commit a transaction.
+    Commit(CommitRequest),
+    /// Finish what is queued before this, close the persistence and stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// A transaction waiting to be committed.
+pub(crate) struct CommitRequest {
+    pub(crate) writes: PendingCommit,
+    pub(crate) reply: oneshot::Sender<Result<u64, CommitError>>,
+}
+
+pub(crate) struct Committer {
+    persistence: Arc<dyn Persistence>,
+    catalog: Arc<Catalog>,
+    last_ts: u64,
+    log: WriteLog,
+    durable: watch::Sender<u64>,
+    published: broadcast::Sender<Arc<CommitInfo>>,
+}
+
+impl Committer {
+    pub(crate) fn new(
+        persistence: Arc<dyn Persistence>,
+        catalog: Arc<Catalog>,
+        last_ts: u64,
+        durable: watch::Sender<u64>,
+        published: broadcast::Sender<Arc<CommitInfo>>,
+    ) -> Self {
+        Committer {
+            persistence,
+            catalog,
+            last_ts,
+            log: WriteLog::new(last_ts, WRITE_LOG_ENTRIES),
+            durable,
+            published,
+        }
+    }
+
+    /// Runs until asked to close or until every sender is gone, then closes the persistence.
+    pub(crate) async fn run(mut self, mut requests: mpsc::Receiver<CommitterMessage>) {
+        let mut messages = Vec::with_capacity(64);
+        let mut closed = None;
+        'outer: while requests.recv_many(&mut messages, MAX_BATCH).await > 0 {
+            let mut batch = Vec::with_capacity(messages.len());
+            for message in messages.drain(..) {
+                match message {
+                    CommitterMessage::Commit(request) => batch.push(request),
+                    CommitterMessage::Close(done) => {
+                        self.process(batch).await;
+                        closed = Some(done);
+                        break 'outer;
+                    }
+                }
+            }
+            self.process(batch).await;
+        }
+        requests.close();
+        while let Ok(message) = requests.try_recv() {
+            match message {
+                CommitterMessage::Commit(request) => {
+                    let _ = request.reply.send(Err(CommitError::Closed));
+                }
+                CommitterMessage::Close(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+        self.persistence.close().await;
+        if let Some(done) = closed {
+            let _ = done.send(());
+        }
+    }
+
+    fn next_ts(&mut self) -> u64 {
+        self.last_ts = wall_clock_nanos().max(self.last_ts + 1);
+        self.last_ts
+    }
+
+    async fn process(&mut self, batch: Vec<CommitRequest>) {
+        let window = u64::try_from(WRITE_LOG_WINDOW.as_nanos()).unwrap_or(u64::MAX);
+        self.log.forget_through(wall_clock_nanos().saturating_sub(window));
+        let mut writes = Vec::with_capacity(batch.len());
+        let mut accepted = Vec::with_capacity(batch.len());
+        for request in batch {
+            let pending = &request.writes;
+            if let Err(invalid) = self.log.validate(pending.snapshot, &pending.reads) {
+                let error = match invalid {
+                    Invalid::Conflict { index, ts } => CommitError::Conflict {
+                        table: self.catalog.table_name_of_index(index).to_string(),
+                        conflicting_ts: ts,
+                    },
+                    Invalid::TooOld { oldest } => CommitError::SnapshotTooOld { oldest },
+                };
+                let _ = request.reply.send(Err(error));
+                continue;
+            }
+            let ts = self.next_ts();
+            let (commit, info) = self.plan(ts, &pending.writes);
+            let info = Arc::new(info);
+            self.log.push(info.clone());
+            writes.push(commit);
+            accepted.push((request.reply, info));
+        }
+        let Some((_, first)) = accepted.first() else { return };
+        let first_ts = first.ts;
+        match self.persistence.write(&writes).await {
+            Ok(()) => {
+                self.durable.send_replace(self.last_ts);
+                for (reply, info) in accepted {
+                    let ts = info.ts;
+                    let _ = self.published.send(info);
+                    let _ = reply.send(Ok(ts));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed");
+                self.log.remove_from(first_ts);
+                for (reply, _) in accepted {
+                    let _ = reply.send(Err(CommitError::Storage(e.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Turns a transaction's pending writes into rows and touched keys.
+    fn plan(&self, ts: u64, pending: &[(crate::value::DocumentId, PendingWrite)]) -> (CommitWrites, CommitInfo) {
+        let mut documents = Vec::with_capacity(pending.len());
+        let mut index = Vec::new();
+        let mut touched = Vec::new();
+        for (id, write) in pending {
+            let Some(table) = self.catalog.table_by_number(id.table) else { continue };
+            let old = write.old.as_ref();
+            let new = write.new.as_ref();
+            if old.is_none() && new.is_none() {
+                continue;
+            }
+            documents.push(DocumentWrite { id: *id, prev_ts: old.map(|(ts, _)| *ts), document: new.cloned() });
+            let by_id = id.internal.0.to_vec();
+            touched.push((table.by_id, by_id));
+            for index_id in &table.indexes {
+                let Some(meta) = self.catalog.index(*index_id) else { continue };
+                let old_key = old.map(|(_, doc)| index_key(meta, doc));
+                let new_key = new.map(|doc| index_key(meta, doc));
+                if old_key == new_key {
+                    if let Some(key) = new_key {
+                        touched.push((meta.id, key));
+                    }
+                    continue;
+                }
+                if let Some(key) = old_key {
+                    index.push(IndexWrite { index: meta.id, key: key.clone(), deleted: true, doc: id.internal });
+                    touched.push((meta.id, key));
+                }
+                if let Some(key) = new_key {
+                    index.push(IndexWrite { index: meta.id, key: key.clone(), deleted: false, doc: id.internal });
+                    touched.push((meta.id, key));
+                }
+            }
+        }
+        (CommitWrites { ts, documents, index }, CommitInfo { ts, writes: touched })
+    }
+}

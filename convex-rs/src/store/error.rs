@@ -1,0 +1,85 @@
+use thiserror::Error;
+
+use crate::schema::SchemaError;
+use crate::value::ValueError;
+
+/// Errors from opening, reading or writing the store.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The SQLite database failed.
+    #[error("storage error: {0}")]
+    Sqlite(#[from] sqlx::Error),
+    /// The schema is invalid.
+    #[error("invalid schema: {0}")]
+    Schema(SchemaError),
+    /// A stored index definition disagrees with the schema in a way the store
+    /// cannot fix by itself.
+    #[error("catalog error: {0}")]
+    Catalog(String),
+    /// Stored bytes could not be decoded (the database is corrupt or from a newer version).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// A value is invalid (too large, bad field name, ...).
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    /// No table with this name exists.
+    #[error("table {0:?} does not exist; declare it in the schema")]
+    UnknownTable(String),
+    /// No index with this name exists on the table.
+    #[error("index {index:?} does not exist on table {table:?}")]
+    UnknownIndex {
+        /// The table.
+        table: String,
+        /// The index name.
+        index: String,
+    },
+    /// A write was attempted in a read-only transaction (a query).
+    #[error("this transaction is read-only: queries cannot write; use a mutation")]
+    ReadOnly,
+    /// The document to update or delete does not exist.
+    #[error("document {0} does not exist")]
+    NotFound(String),
+    /// A transaction limit was exceeded.
+    #[error("transaction limit exceeded: {0}")]
+    LimitExceeded(String),
+    /// A snapshot newer than the latest commit was requested.
+    #[error("timestamp {requested} is in the future (latest is {latest})")]
+    FutureTimestamp {
+        /// The requested timestamp.
+        requested: u64,
+        /// The latest durable timestamp.
+        latest: u64,
+    },
+    /// The store has been shut down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// Why a commit did not happen.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CommitError {
+    /// Another transaction committed a write to something this one read.
+    #[error(
+        "this mutation conflicted with a concurrent write to table {table:?}; it read data that changed before it could commit"
+    )]
+    Conflict {
+        /// The table of the conflicting write.
+        table: String,
+        /// The commit timestamp of the conflicting write.
+        conflicting_ts: u64,
+    },
+    /// The transaction began at a snapshot older than the conflict-detection window.
+    #[error("this transaction's snapshot is too old to be validated; retry it")]
+    SnapshotTooOld {
+        /// The oldest commit still remembered.
+        oldest: u64,
+    },
+    /// The batch could not be made durable.
+    #[error("storage error while committing: {0}")]
+    Storage(String),
+    /// The store is shutting down.
+    #[error("the store is closed")]
+    Closed,
+}

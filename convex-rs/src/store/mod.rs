@@ -1,0 +1,216 @@
+//! The multi-version document store.
+//!
+//! Storage shape: an append-only log of document revisions plus versioned
+//! index entries, both in SQLite (see [`sqlite`]). A read at snapshot `ts`
+//! sees, per document and per index key, the newest version at or before `ts`.
+//!
+//! Writes go through a single [`committer`](Store::begin) task that validates
+//! each transaction's [`ReadSet`] against the writes committed since its
+//! snapshot (optimistic concurrency control), assigns strictly increasing
+//! commit timestamps and writes many transactions in one SQLite transaction
+//! (group commit). A transaction is acknowledged only once its batch is durable.
+//!
+//! Architecture Invariant: the store knows nothing of functions, contexts or
+//! the wire protocol; its callers hand it documents and key ranges.
+
+mod catalog;
+mod committer;
+mod document;
+mod error;
+mod index_key;
+mod persistence;
+mod read_set;
+pub mod sqlite;
+mod transaction;
+mod write_log;
+
+pub use catalog::{Catalog, IndexId, IndexMeta, TableMeta};
+pub use document::{CREATION_TIME_FIELD, Document, ID_FIELD};
+pub use error::{CommitError, StoreError};
+pub use index_key::{MISSING_FIELD, index_key_prefix};
+pub use persistence::{CommitWrites, DocumentWrite, IndexEntry, IndexWrite, Order, Persistence, Revision};
+pub use read_set::{KeyInterval, ReadSet};
+pub use sqlite::{Durability, SqliteConfig};
+pub use transaction::{IndexScan, Transaction, TransactionLimits, TransactionUsage};
+pub use write_log::CommitInfo;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::schema::Schema;
+use committer::{CommitRequest, Committer, CommitterMessage};
+
+/// Handle to an open store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+struct StoreInner {
+    persistence: Arc<dyn Persistence>,
+    catalog: Arc<Catalog>,
+    durable_ts: watch::Receiver<u64>,
+    commits: mpsc::Sender<CommitterMessage>,
+    published: broadcast::Sender<Arc<CommitInfo>>,
+    limits: TransactionLimits,
+    /// Bits of the last `_creationTime` handed out (an f64), so creation times strictly increase.
+    last_creation_time: AtomicU64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("durable_ts", &*self.inner.durable_ts.borrow()).finish()
+    }
+}
+
+/// Capacity of the queue in front of the committer; callers wait when it is full.
+const COMMIT_QUEUE: usize = 4096;
+/// Commits kept for subscribers that fall behind.
+const PUBLISH_CAPACITY: usize = 4096;
+
+impl Store {
+    /// Opens (or creates) a SQLite store and brings its catalog in line with `schema`:
+    /// new tables and indexes are created, and new indexes are backfilled.
+    pub async fn open_sqlite(config: SqliteConfig, schema: &Schema) -> Result<Store, StoreError> {
+        let persistence = sqlite::SqlitePersistence::open(config).await?;
+        Store::open(Arc::new(persistence), schema).await
+    }
+
+    /// Opens a store over any [`Persistence`].
+    pub async fn open(persistence: Arc<dyn Persistence>, schema: &Schema) -> Result<Store, StoreError> {
+        schema.check().map_err(StoreError::Schema)?;
+        let (catalog, max_ts) = persistence.sync_catalog(schema).await?;
+        let catalog = Arc::new(catalog);
+        let (durable_tx, durable_ts) = watch::channel(max_ts);
+        let (published, _) = broadcast::channel(PUBLISH_CAPACITY);
+        let (commits, requests) = mpsc::channel(COMMIT_QUEUE);
+        let committer = Committer::new(
+            persistence.clone(),
+            catalog.clone(),
+            max_ts,
+            durable_tx,
+            published.clone(),
+        );
+        tokio::spawn(committer.run(requests));
+        Ok(Store {
+            inner: Arc::new(StoreInner {
+                persistence,
+                catalog,
+                durable_ts,
+                commits,
+                published,
+                limits: TransactionLimits::default(),
+                last_creation_time: AtomicU64::new(0f64.to_bits()),
+            }),
+        })
+    }
+
+    /// The tables and indexes.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.inner.catalog
+    }
+
+    /// The newest timestamp whose commits are durable and visible to readers.
+    pub fn latest_ts(&self) -> u64 {
+        *self.inner.durable_ts.borrow()
+    }
+
+    /// Waits until every commit up to `ts` is durable and visible.
+    pub async fn wait_for_ts(&self, ts: u64) -> Result<(), StoreError> {
+        let mut rx = self.inner.durable_ts.clone();
+        rx.wait_for(|durable| *durable >= ts).await.map(|_| ()).map_err(|_| StoreError::Closed)
+    }
+
+    /// Subscribes to commits as they become durable (used by the subscription hub).
+    pub fn subscribe_commits(&self) -> broadcast::Receiver<Arc<CommitInfo>> {
+        self.inner.published.subscribe()
+    }
+
+    /// Begins a read-only transaction at the latest durable snapshot.
+    pub fn begin_read(&self) -> Transaction {
+        self.begin_at(self.latest_ts(), false)
+    }
+
+    /// Begins a read-only transaction at an older snapshot `ts` (at most the latest).
+    pub fn begin_read_at(&self, ts: u64) -> Result<Transaction, StoreError> {
+        let latest = self.latest_ts();
+        if ts > latest {
+            return Err(StoreError::FutureTimestamp { requested: ts, latest });
+        }
+        Ok(self.begin_at(ts, false))
+    }
+
+    /// Begins a read-write transaction at the latest durable snapshot.
+    pub fn begin(&self) -> Transaction {
+        self.begin_at(self.latest_ts(), true)
+    }
+
+    fn begin_at(&self, ts: u64, writable: bool) -> Transaction {
+        Transaction::new(self.clone(), ts, writable, wall_clock_millis(), self.inner.limits)
+    }
+
+    /// Commits a transaction: OCC validation, then a durable group commit.
+    /// Returns the commit timestamp (the snapshot timestamp for a transaction that wrote nothing).
+    pub async fn commit(&self, tx: Transaction) -> Result<u64, CommitError> {
+        let writes = match tx.finish() {
+            transaction::Finished::NoWrites { snapshot } => return Ok(snapshot),
+            transaction::Finished::Writes(writes) => writes,
+        };
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.inner
+            .commits
+            .send(CommitterMessage::Commit(CommitRequest { writes, reply }))
+            .await
+            .map_err(|_| CommitError::Closed)?;
+        response.await.map_err(|_| CommitError::Closed)?
+    }
+
+    /// Finishes the commits already queued, then closes the database. Later
+    /// commits on any handle of this store fail with [`CommitError::Closed`].
+    pub async fn close(&self) {
+        let (done, closed) = tokio::sync::oneshot::channel();
+        if self.inner.commits.send(CommitterMessage::Close(done)).await.is_ok() {
+            let _ = closed.await;
+        }
+    }
+
+    /// A `_creationTime` at or after `now_ms` and strictly after every earlier one,
+    /// so that `by_creation_time` order is insertion order.
+    pub(crate) fn next_creation_time(&self, now_ms: f64) -> f64 {
+        let cell = &self.inner.last_creation_time;
+        let mut current = cell.load(Ordering::Relaxed);
+        loop {
+            let last = f64::from_bits(current);
+            let next = if now_ms > last { now_ms } else { next_up(last) };
+            match cell.compare_exchange_weak(current, next.to_bits(), Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return next,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    pub(crate) fn persistence(&self) -> &Arc<dyn Persistence> {
+        &self.inner.persistence
+    }
+}
+
+/// The smallest float64 greater than `x` for positive finite `x`, rounded up to
+/// a whole microsecond step where possible so creation times stay readable.
+fn next_up(x: f64) -> f64 {
+    let step = x + 0.001;
+    if step > x { step } else { f64::from_bits(x.to_bits() + 1) }
+}
+
+/// Milliseconds since the Unix epoch, as a float (Convex's `_creationTime` unit).
+pub(crate) fn wall_clock_millis() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs_f64() * 1000.0
+}
+
+/// Nanoseconds since the Unix epoch (the unit of commit timestamps).
+pub(crate) fn wall_clock_nanos() -> u64 {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_nanos();
+    u64::try_from(nanos).unwrap_or(u64::MAX)
+}

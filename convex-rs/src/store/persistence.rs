@@ -1,0 +1,104 @@
+use async_trait::async_trait;
+
+use super::{Catalog, Document, IndexId, IndexMeta, KeyInterval, StoreError};
+use crate::schema::Schema;
+use crate::value::{DocumentId, InternalId, TableNumber};
+
+/// Scan direction of an index range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Ascending keys (oldest first on `by_creation_time`).
+    #[default]
+    Asc,
+    /// Descending keys (newest first on `by_creation_time`).
+    Desc,
+}
+
+/// The newest revision of a document at or before some timestamp.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Revision {
+    /// The commit timestamp of the revision.
+    pub ts: u64,
+    /// The document, or `None` if the revision is a deletion.
+    pub document: Option<Document>,
+}
+
+/// A live index entry found by a scan, with the document revision it points to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexEntry {
+    /// The full index key.
+    pub key: Vec<u8>,
+    /// The timestamp of the document revision.
+    pub ts: u64,
+    /// The document as of the snapshot.
+    pub document: Document,
+}
+
+/// One document revision to append.
+#[derive(Clone, Debug)]
+pub struct DocumentWrite {
+    /// The document's id.
+    pub id: DocumentId,
+    /// The previous revision's timestamp, if the document existed.
+    pub prev_ts: Option<u64>,
+    /// The new content, `None` for a deletion.
+    pub document: Option<Document>,
+}
+
+/// One index entry version to append.
+#[derive(Clone, Debug)]
+pub struct IndexWrite {
+    /// The index.
+    pub index: IndexId,
+    /// The full key.
+    pub key: Vec<u8>,
+    /// Whether this version removes the key (the document left it).
+    pub deleted: bool,
+    /// The document the key belongs to.
+    pub doc: InternalId,
+}
+
+/// Everything one committed transaction writes.
+#[derive(Clone, Debug)]
+pub struct CommitWrites {
+    /// The commit timestamp.
+    pub ts: u64,
+    /// Document revisions.
+    pub documents: Vec<DocumentWrite>,
+    /// Index entry versions (only keys that changed; a document whose indexed
+    /// fields did not change keeps its entry).
+    pub index: Vec<IndexWrite>,
+}
+
+/// Durable storage under the store: SQLite now, PostgreSQL later.
+///
+/// Implementations must make [`write`](Persistence::write) atomic and durable
+/// (per their configured durability) before returning, and must serve reads at
+/// any snapshot at or below the newest written timestamp.
+#[async_trait]
+pub trait Persistence: Send + Sync + 'static {
+    /// Creates or updates the stored catalog to match `schema` (new tables and
+    /// indexes, backfilling new indexes) and returns it with the newest
+    /// persisted commit timestamp.
+    async fn sync_catalog(&self, schema: &Schema) -> Result<(Catalog, u64), StoreError>;
+
+    /// Durably writes a batch of commits in one transaction.
+    async fn write(&self, batch: &[CommitWrites]) -> Result<(), StoreError>;
+
+    /// The newest revision of `id` at or before `ts`.
+    async fn get(&self, table: TableNumber, id: InternalId, ts: u64) -> Result<Option<Revision>, StoreError>;
+
+    /// Up to `limit` live entries of `index` inside `interval` at snapshot `ts`, in `order`.
+    async fn scan(
+        &self,
+        index: &IndexMeta,
+        interval: &KeyInterval,
+        ts: u64,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError>;
+
+    /// Flushes and closes connections.
+    async fn close(&self);
+}

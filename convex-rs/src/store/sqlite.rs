@@ -1,0 +1,530 @@
+//! SQLite persistence through sqlx: WAL mode, one writer connection owned by
+//! the committer, a pool of read-only connections for snapshot reads.
+//!
+//! Tables:
+//! * `documents(id, ts, table_number, value, deleted, prev_ts)`: the append-only
+//!   revision log, primary key `(id, ts)`;
+//! * `index_entries(index_id, key, ts, deleted, doc_id)`: versioned index
+//!   entries, primary key `(index_id, key, ts)`; a new version is written only
+//!   when a document enters or leaves a key;
+//! * `convex_tables`, `convex_indexes`, `convex_meta`: the catalog and the last
+//!   commit timestamp.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Connection, Row, SqliteConnection};
+use tempfile::TempDir;
+use tokio::sync::Mutex;
+
+use super::catalog::{creation_time_index_fields, is_implicit_index};
+use super::index_key::index_key;
+use super::persistence::{CommitWrites, IndexEntry, Order, Revision};
+use super::{Catalog, Document, IndexId, IndexMeta, KeyInterval, Persistence, StoreError, TableMeta};
+use crate::schema::{BY_CREATION_TIME, BY_ID, Schema};
+use crate::value::{DocumentId, InternalId, TableNumber};
+
+/// How hard SQLite works to make each commit survive a power loss.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `synchronous=NORMAL` in WAL mode: a commit survives a crash of the
+    /// process; a power loss may drop the last few commits. The default.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every group commit waits for an fsync.
+    Full,
+}
+
+/// Where and how to open the SQLite store.
+#[derive(Clone, Debug)]
+pub struct SqliteConfig {
+    /// The database file; `None` for a temporary file deleted on close.
+    pub path: Option<PathBuf>,
+    /// Sync mode.
+    pub durability: Durability,
+    /// Read-only connections in the reader pool.
+    pub readers: u32,
+}
+
+impl SqliteConfig {
+    /// A database at `path` (created if missing).
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        SqliteConfig { path: Some(path.into()), durability: Durability::Normal, readers: 4 }
+    }
+
+    /// A temporary database, deleted when the store closes.
+    pub fn temporary() -> Self {
+        SqliteConfig { path: None, durability: Durability::Normal, readers: 4 }
+    }
+
+    /// Sets the durability.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+}
+
+const SCHEMA_SQL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS convex_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS convex_tables (number INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS convex_indexes (id INTEGER PRIMARY KEY NOT NULL, table_number INTEGER NOT NULL, \
+     name TEXT NOT NULL, fields TEXT NOT NULL, UNIQUE (table_number, name))",
+    "CREATE TABLE IF NOT EXISTS documents (id BLOB NOT NULL, ts INTEGER NOT NULL, table_number INTEGER NOT NULL, \
+     value BLOB, deleted INTEGER NOT NULL, prev_ts INTEGER, PRIMARY KEY (id, ts)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS index_entries (index_id INTEGER NOT NULL, key BLOB NOT NULL, ts INTEGER NOT NULL, \
+     deleted INTEGER NOT NULL, doc_id BLOB NOT NULL, PRIMARY KEY (index_id, key, ts)) WITHOUT ROWID",
+];
+
+/// First number given to a user table, so ids look like Convex's (which
+/// reserves lower numbers for system tables).
+const FIRST_TABLE_NUMBER: u32 = 10_001;
+/// Rows per multi-row INSERT statement, at most.
+const MAX_ROWS_PER_STATEMENT: usize = 128;
+
+/// The SQLite implementation of [`Persistence`].
+pub struct SqlitePersistence {
+    writer: Mutex<Option<SqliteConnection>>,
+    readers: SqlitePool,
+    _temp: Option<TempDir>,
+}
+
+fn ts_i64(ts: u64) -> i64 {
+    i64::try_from(ts).unwrap_or(i64::MAX)
+}
+
+fn ts_u64(ts: i64) -> u64 {
+    u64::try_from(ts).unwrap_or(0)
+}
+
+fn internal_id(bytes: &[u8]) -> Result<InternalId, StoreError> {
+    <[u8; 16]>::try_from(bytes)
+        .map(InternalId)
+        .map_err(|_| StoreError::Corrupt(format!("document id of {} bytes", bytes.len())))
+}
+
+fn table_number(n: i64) -> Result<TableNumber, StoreError> {
+    u32::try_from(n).map(TableNumber).map_err(|_| StoreError::Corrupt(format!("table number {n}")))
+}
+
+impl SqlitePersistence {
+    /// Opens the database, creating it and its tables if needed.
+    pub async fn open(config: SqliteConfig) -> Result<Self, StoreError> {
+        let (path, temp) = match config.path {
+            Some(path) => (path, None),
+            None => {
+                let dir = tempfile::tempdir().map_err(|e| StoreError::Catalog(format!("temporary directory: {e}")))?;
+                (dir.path().join("convex.sqlite3"), Some(dir))
+            }
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| StoreError::Catalog(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let synchronous = match config.durability {
+            Durability::Normal => SqliteSynchronous::Normal,
+            Durability::Full => SqliteSynchronous::Full,
+        };
+        let base = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(&path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-65536");
+        let mut writer = SqliteConnection::connect_with(&base.clone().create_if_missing(true).synchronous(synchronous)).await?;
+        for sql in SCHEMA_SQL {
+            sqlx::query(*sql).execute(&mut writer).await?;
+        }
+        let readers = SqlitePoolOptions::new()
+            .max_connections(config.readers.max(1))
+            .min_connections(1)
+            .connect_with(base.read_only(true))
+            .await?;
+        Ok(SqlitePersistence { writer: Mutex::new(Some(writer)), readers, _temp: temp })
+    }
+}
+
+fn insert_documents_sql(rows: usize) -> String {
+    let mut sql = String::from("INSERT INTO documents (id, ts, table_number, value, deleted, prev_ts) VALUES ");
+    for i in 0..rows {
+        sql.push_str(if i == 0 { "(?,?,?,?,?,?)" } else { ",(?,?,?,?,?,?)" });
+    }
+    sql
+}
+
+fn insert_index_sql(rows: usize) -> String {
+    let mut sql = String::from("INSERT OR REPLACE INTO index_entries (index_id, key, ts, deleted, doc_id) VALUES ");
+    for i in 0..rows {
+        sql.push_str(if i == 0 { "(?,?,?,?,?)" } else { ",(?,?,?,?,?)" });
+    }
+    sql
+}
+
+/// Splits `n` rows into statement sizes that are powers of two, so only a few
+/// distinct statements are ever prepared (and cached).
+fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        if n == 0 {
+            return None;
+        }
+        let size = if n >= MAX_ROWS_PER_STATEMENT { MAX_ROWS_PER_STATEMENT } else { 1 << n.ilog2() };
+        n -= size;
+        Some(size)
+    })
+}
+
+struct DocRow {
+    id: Vec<u8>,
+    ts: i64,
+    table: i64,
+    value: Option<Vec<u8>>,
+    deleted: bool,
+    prev_ts: Option<i64>,
+}
+
+struct IndexRow {
+    index: i64,
+    key: Vec<u8>,
+    ts: i64,
+    deleted: bool,
+    doc: Vec<u8>,
+}
+
+async fn insert_document_rows(conn: &mut SqliteConnection, rows: &[DocRow]) -> Result<(), StoreError> {
+    let mut rest = rows;
+    for size in chunk_sizes(rows.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let sql = insert_documents_sql(size);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for r in chunk {
+            query = query
+                .bind(r.id.clone())
+                .bind(r.ts)
+                .bind(r.table)
+                .bind(r.value.clone())
+                .bind(r.deleted)
+                .bind(r.prev_ts);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn insert_index_rows(conn: &mut SqliteConnection, rows: &[IndexRow]) -> Result<(), StoreError> {
+    let mut rest = rows;
+    for size in chunk_sizes(rows.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let sql = insert_index_sql(size);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for r in chunk {
+            query = query.bind(r.index).bind(r.key.clone()).bind(r.ts).bind(r.deleted).bind(r.doc.clone());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+fn decode_document(table: TableNumber, id: &[u8], value: &[u8]) -> Result<Document, StoreError> {
+    let id = DocumentId { table, internal: internal_id(id)? };
+    Document::decode_body(id, value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Stored description of one index.
+struct StoredIndex {
+    id: u32,
+    table: u32,
+    name: String,
+    fields: Vec<String>,
+}
+
+#[async_trait]
+impl Persistence for SqlitePersistence {
+    async fn sync_catalog(&self, schema: &Schema) -> Result<(Catalog, u64), StoreError> {
+        let mut guard = self.writer.lock().await;
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        let mut tx = conn.begin().await?;
+        let max_ts: Option<i64> = sqlx::query("SELECT value FROM convex_meta WHERE key = 'max_ts'")
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row: SqliteRow| row.try_get(0))
+            .transpose()?;
+        let mut table_numbers: HashMap<String, u32> = HashMap::new();
+        for row in sqlx::query("SELECT number, name FROM convex_tables").fetch_all(&mut *tx).await? {
+            let number: i64 = row.try_get(0)?;
+            table_numbers.insert(row.try_get(1)?, table_number(number)?.0);
+        }
+        let mut stored: Vec<StoredIndex> = Vec::new();
+        for row in sqlx::query("SELECT id, table_number, name, fields FROM convex_indexes").fetch_all(&mut *tx).await? {
+            let fields: String = row.try_get(3)?;
+            stored.push(StoredIndex {
+                id: u32::try_from(row.try_get::<i64, _>(0)?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                table: table_number(row.try_get(1)?)?.0,
+                name: row.try_get(2)?,
+                fields: serde_json::from_str(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            });
+        }
+        let mut next_table = table_numbers.values().copied().max().map_or(FIRST_TABLE_NUMBER, |n| n + 1);
+        let mut next_index = stored.iter().map(|i| i.id).max().map_or(1, |n| n + 1);
+
+        let mut tables = Vec::new();
+        let mut indexes = Vec::new();
+        for def in &schema.tables {
+            let number = match table_numbers.get(&def.name) {
+                Some(n) => *n,
+                None => {
+                    let n = next_table;
+                    next_table += 1;
+                    sqlx::query("INSERT INTO convex_tables (number, name) VALUES (?, ?)")
+                        .bind(i64::from(n))
+                        .bind(&def.name)
+                        .execute(&mut *tx)
+                        .await?;
+                    n
+                }
+            };
+            let mut wanted: Vec<(String, Vec<String>)> = vec![
+                (BY_ID.to_string(), Vec::new()),
+                (BY_CREATION_TIME.to_string(), creation_time_index_fields()),
+            ];
+            wanted.extend(def.indexes.iter().map(|i| (i.name.clone(), i.fields.clone())));
+            let mut table_indexes = Vec::new();
+            for (name, fields) in wanted {
+                let existing = stored.iter().find(|s| s.table == number && s.name == name);
+                let (id, backfill) = match existing {
+                    Some(s) if s.fields == fields => (s.id, false),
+                    Some(s) => {
+                        sqlx::query("DELETE FROM index_entries WHERE index_id = ?")
+                            .bind(i64::from(s.id))
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("UPDATE convex_indexes SET fields = ? WHERE id = ?")
+                            .bind(serde_json::to_string(&fields).unwrap_or_default())
+                            .bind(i64::from(s.id))
+                            .execute(&mut *tx)
+                            .await?;
+                        (s.id, true)
+                    }
+                    None => {
+                        let id = next_index;
+                        next_index += 1;
+                        sqlx::query("INSERT INTO convex_indexes (id, table_number, name, fields) VALUES (?, ?, ?, ?)")
+                            .bind(i64::from(id))
+                            .bind(i64::from(number))
+                            .bind(&name)
+                            .bind(serde_json::to_string(&fields).unwrap_or_default())
+                            .execute(&mut *tx)
+                            .await?;
+                        (id, true)
+                    }
+                };
+                let meta = IndexMeta { id: IndexId(id), table: TableNumber(number), name, fields };
+                if backfill && !meta.is_by_id() {
+                    backfill_index(&mut tx, &meta).await?;
+                }
+                table_indexes.push(meta);
+            }
+            // Indexes dropped from the schema: remove their entries and definitions.
+            for old in stored.iter().filter(|s| s.table == number) {
+                if !is_implicit_index(&old.name) && !def.indexes.iter().any(|i| i.name == old.name) {
+                    sqlx::query("DELETE FROM index_entries WHERE index_id = ?")
+                        .bind(i64::from(old.id))
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM convex_indexes WHERE id = ?")
+                        .bind(i64::from(old.id))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            let find = |name: &str| table_indexes.iter().find(|i| i.name == name).map(|i| i.id);
+            let (Some(by_id), Some(by_creation_time)) = (find(BY_ID), find(BY_CREATION_TIME)) else {
+                return Err(StoreError::Catalog(format!("implicit indexes missing for table {}", def.name)));
+            };
+            tables.push(TableMeta {
+                number: TableNumber(number),
+                name: def.name.clone(),
+                definition: def.clone(),
+                by_id,
+                by_creation_time,
+                indexes: table_indexes.iter().filter(|i| !i.is_by_id()).map(|i| i.id).collect(),
+            });
+            indexes.extend(table_indexes);
+        }
+        tx.commit().await?;
+        Ok((Catalog::new(tables, indexes), max_ts.map_or(0, ts_u64)))
+    }
+
+    async fn write(&self, batch: &[CommitWrites]) -> Result<(), StoreError> {
+        let mut doc_rows = Vec::new();
+        let mut index_rows = Vec::new();
+        let mut max_ts = 0;
+        for commit in batch {
+            let ts = ts_i64(commit.ts);
+            max_ts = max_ts.max(ts);
+            for d in &commit.documents {
+                doc_rows.push(DocRow {
+                    id: d.id.internal.0.to_vec(),
+                    ts,
+                    table: i64::from(d.id.table.0),
+                    value: d.document.as_ref().map(Document::encode_body),
+                    deleted: d.document.is_none(),
+                    prev_ts: d.prev_ts.map(ts_i64),
+                });
+            }
+            for i in &commit.index {
+                index_rows.push(IndexRow {
+                    index: i64::from(i.index.0),
+                    key: i.key.clone(),
+                    ts,
+                    deleted: i.deleted,
+                    doc: i.doc.0.to_vec(),
+                });
+            }
+        }
+        let mut guard = self.writer.lock().await;
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        let mut tx = conn.begin().await?;
+        insert_document_rows(&mut tx, &doc_rows).await?;
+        insert_index_rows(&mut tx, &index_rows).await?;
+        sqlx::query("INSERT INTO convex_meta (key, value) VALUES ('max_ts', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.value > value")
+            .bind(max_ts)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(&self, table: TableNumber, id: InternalId, ts: u64) -> Result<Option<Revision>, StoreError> {
+        let row = sqlx::query(
+            "SELECT ts, value, deleted, table_number FROM documents WHERE id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1",
+        )
+        .bind(id.0.to_vec())
+        .bind(ts_i64(ts))
+        .fetch_optional(&self.readers)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let stored_table = table_number(row.try_get(3)?)?;
+        if stored_table != table {
+            return Ok(None);
+        }
+        let rev_ts = ts_u64(row.try_get(0)?);
+        let deleted: bool = row.try_get(2)?;
+        let document = if deleted {
+            None
+        } else {
+            let value: Vec<u8> = row.try_get(1)?;
+            Some(decode_document(table, &id.0, &value)?)
+        };
+        Ok(Some(Revision { ts: rev_ts, document }))
+    }
+
+    async fn scan(
+        &self,
+        index: &IndexMeta,
+        interval: &KeyInterval,
+        ts: u64,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let upper = if interval.end.is_some() { "AND e.key < ?5" } else { "" };
+        let direction = match order {
+            Order::Asc => "ASC",
+            Order::Desc => "DESC",
+        };
+        let sql = format!(
+            "SELECT e.key, d.id, d.ts, d.value, d.table_number FROM index_entries AS e \
+             JOIN documents AS d ON d.id = e.doc_id \
+              AND d.ts = (SELECT MAX(d2.ts) FROM documents AS d2 WHERE d2.id = e.doc_id AND d2.ts <= ?3) \
+             WHERE e.index_id = ?1 AND e.key >= ?2 {upper} AND e.ts <= ?3 AND e.deleted = 0 AND d.deleted = 0 \
+              AND NOT EXISTS (SELECT 1 FROM index_entries AS n \
+                              WHERE n.index_id = ?1 AND n.key = e.key AND n.ts > e.ts AND n.ts <= ?3) \
+             ORDER BY e.key {direction} LIMIT ?4"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(i64::from(index.id.0))
+            .bind(interval.start.clone())
+            .bind(ts_i64(ts))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        if let Some(end) = &interval.end {
+            query = query.bind(end.clone());
+        }
+        let rows = query.fetch_all(&self.readers).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key: Vec<u8> = row.try_get(0)?;
+            let id: Vec<u8> = row.try_get(1)?;
+            let value: Vec<u8> = row.try_get(3)?;
+            let table = table_number(row.try_get(4)?)?;
+            out.push(IndexEntry { key, ts: ts_u64(row.try_get(2)?), document: decode_document(table, &id, &value)? });
+        }
+        Ok(out)
+    }
+
+    async fn close(&self) {
+        if let Some(conn) = self.writer.lock().await.take() {
+            if let Err(e) = conn.close().await {
+                tracing::warn!(error = %e, "closing the SQLite writer failed");
+            }
+        }
+        self.readers.close().await;
+    }
+}
+
+/// Writes the index entries of every revision of every document of the
+/// index's table, as if the index had always existed.
+async fn backfill_index(conn: &mut SqliteConnection, index: &IndexMeta) -> Result<(), StoreError> {
+    let rows = sqlx::query("SELECT id, ts, value, deleted FROM documents WHERE table_number = ? ORDER BY id, ts")
+        .bind(i64::from(index.table.0))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out = Vec::new();
+    let mut current: Option<(Vec<u8>, Option<Vec<u8>>)> = None; // (doc id, live key)
+    for row in rows {
+        let id: Vec<u8> = row.try_get(0)?;
+        let ts: i64 = row.try_get(1)?;
+        let deleted: bool = row.try_get(3)?;
+        if current.as_ref().is_none_or(|(cur, _)| *cur != id) {
+            current = Some((id.clone(), None));
+        }
+        let new_key = if deleted {
+            None
+        } else {
+            let value: Vec<u8> = row.try_get(2)?;
+            Some(index_key(index, &decode_document(index.table, &id, &value)?))
+        };
+        let Some((_, live)) = current.as_mut() else { continue };
+        if *live == new_key {
+            continue;
+        }
+        if let Some(old) = live.take() {
+            out.push(IndexRow { index: i64::from(index.id.0), key: old, ts, deleted: true, doc: id.clone() });
+        }
+        if let Some(key) = &new_key {
+            out.push(IndexRow { index: i64::from(index.id.0), key: key.clone(), ts, deleted: false, doc: id.clone() });
+        }
+        *live = new_key;
+    }
+    insert_index_rows(conn, &out).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_sizes;
+
+    #[test]
+    fn chunks_are_powers_of_two_and_cover_all_rows() {
+        for n in 0..600 {
+            let sizes: Vec<usize> = chunk_sizes(n).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), n);
+            assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= super::MAX_ROWS_PER_STATEMENT));
+        }
+    }
+}

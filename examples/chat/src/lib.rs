@@ -1,0 +1,53 @@
+//! The chat example: users and messages.
+//!
+//! Public function paths (a contract other test suites rely on):
+//! `users:create`, `users:byToken`, `messages:send`, `messages:list`,
+//! `messages:count`, `messages:get`, `messages:edit`, `messages:remove`,
+//! `messages:page`, `messages:shout` (action) and the internal mutation
+//! `messages:wipe`.
+
+use convex_rs::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub mod messages;
+pub mod users;
+
+/// A user of the chat.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// Display name.
+    pub name: String,
+    /// The auth provider's stable identifier for the user.
+    pub token_identifier: String,
+}
+
+impl TableType for User {
+    const TABLE_NAME: &'static str = "users";
+}
+
+/// A chat message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Message {
+    /// The text.
+    pub body: String,
+    /// Who sent it.
+    pub user: Id<User>,
+}
+
+impl TableType for Message {
+    const TABLE_NAME: &'static str = "messages";
+}
+
+/// The chat schema.
+pub fn schema() -> Schema {
+    Schema::new()
+        .table(TableDefinition::of::<User>().index("by_token", &["tokenIdentifier"]))
+        .table(TableDefinition::of::<Message>())
+}
+
+/// The chat app: its schema and every function in this crate.
+pub fn app() -> Result<App, convex_rs::app::BackendError> {
+    App::builder().schema(schema()).functions_from(module_path!()).build()
+}

@@ -1,0 +1,77 @@
+//! `messages:*` functions.
+
+use convex_rs::prelude::*;
+
+use crate::{Message, User};
+
+/// Sends a message. An empty or all-whitespace body is a `ConvexError` with
+/// data `{"code": "EMPTY_BODY"}`.
+#[mutation]
+pub async fn send(ctx: &MutationCtx, body: String, user: Id<User>) -> Result<Id<Message>, FunctionError> {
+    if body.trim().is_empty() {
+        return Err(ConvexError::from_json(serde_json::json!({ "code": "EMPTY_BODY" })).into());
+    }
+    if ctx.db().get(user).await?.is_none() {
+        return Err(ConvexError::from_json(serde_json::json!({ "code": "UNKNOWN_USER" })).into());
+    }
+    Ok(ctx.db().insert(&Message { body, user }).await?)
+}
+
+/// Every message, oldest first.
+#[query]
+pub async fn list(ctx: &QueryCtx) -> Result<Vec<Doc<Message>>, FunctionError> {
+    Ok(ctx.db().query::<Message>().collect().await?)
+}
+
+/// How many messages there are.
+#[query]
+pub async fn count(ctx: &QueryCtx) -> Result<f64, FunctionError> {
+    Ok(ctx.db().query::<Message>().collect().await?.len() as f64)
+}
+
+/// One message, or null.
+#[query]
+pub async fn get(ctx: &QueryCtx, id: Id<Message>) -> Result<Option<Doc<Message>>, FunctionError> {
+    Ok(ctx.db().get(id).await?)
+}
+
+/// Replaces a message's body.
+#[mutation]
+pub async fn edit(ctx: &MutationCtx, id: Id<Message>, body: String) -> Result<(), FunctionError> {
+    if body.trim().is_empty() {
+        return Err(ConvexError::from_json(serde_json::json!({ "code": "EMPTY_BODY" })).into());
+    }
+    ctx.db().patch(id, Patch::new().set("body", body)).await
+}
+
+/// Deletes a message.
+#[mutation]
+pub async fn remove(ctx: &MutationCtx, id: Id<Message>) -> Result<(), FunctionError> {
+    ctx.db().delete(id).await
+}
+
+/// A page of messages, newest first.
+#[query]
+pub async fn page(ctx: &QueryCtx, pagination_opts: PaginationOptions) -> Result<PaginationResult<Doc<Message>>, FunctionError> {
+    Ok(ctx.db().query::<Message>().order(Order::Desc).paginate(&pagination_opts).await?)
+}
+
+/// Reads a message, stores its body upper-cased, and returns the new body.
+#[action]
+pub async fn shout(ctx: &ActionCtx, id: Id<Message>) -> Result<String, FunctionError> {
+    let Some(message) = ctx.run_query::<get>(GetArgs { id }).await? else {
+        return Err(ConvexError::from_json(serde_json::json!({ "code": "NOT_FOUND" })).into());
+    };
+    let loud = message.body.to_uppercase();
+    ctx.run_mutation::<edit>(EditArgs { id, body: loud.clone() }).await?;
+    Ok(loud)
+}
+
+/// Deletes every message (internal: not callable by clients).
+#[internal_mutation]
+pub async fn wipe(ctx: &MutationCtx) -> Result<(), FunctionError> {
+    for message in ctx.db().query::<Message>().collect().await? {
+        ctx.db().delete(message.id).await?;
+    }
+    Ok(())
+}
