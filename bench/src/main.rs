@@ -1,1 +1,339 @@
-fn main() {}
+//! `convex-bench`: measures, side by side on one disk,
+//!
+//! * raw SQLite one-insert-per-transaction commits/s with the write
+//!   amplification of our storage (a document row and two index rows);
+//! * our `items:insert` mutations/s with many concurrent in-process callers,
+//!   each at `synchronous=FULL` and `NORMAL`;
+//! * bank transfers/s with uniform and Zipf-skewed account choice;
+//!
+//! then prints a table and the ratios against the targets. It always exits
+//! with 0 when the measurements ran, whether or not a target was met.
+
+mod items;
+mod measure;
+mod raw;
+mod workloads;
+mod zipf;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use convex_rs::prelude::Durability;
+
+use measure::{Measurement, Window};
+use workloads::{BankReport, HOT_ACCOUNTS, MAX_ACCOUNTS};
+use zipf::{PairSampler, Zipf};
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+#[command(
+    name = "convex-bench",
+    about = "Raw SQLite vs convex-rs mutations vs bank transfers under contention"
+)]
+struct Args {
+    /// Seconds each measurement records for (after its warm-up).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Seconds each measurement runs before recording.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Concurrent in-process callers for the framework workloads.
+    #[arg(long, default_value_t = 64)]
+    callers: usize,
+    /// Bank accounts (at most 10000, at least 2 × the 10 hot ones).
+    #[arg(long, default_value_t = 1000)]
+    accounts: usize,
+    /// Most operations recorded per measurement (a run stops early at this bound).
+    #[arg(long, default_value_t = 2_000_000)]
+    max_ops: u64,
+    /// Fraction of skewed transfers that should touch one of the 10 hottest accounts.
+    #[arg(long, default_value_t = 0.8)]
+    hot_fraction: f64,
+    /// Directory under which the databases are created (default: ./target if
+    /// it exists, else the system temp dir). A fresh subdirectory is used for
+    /// each measurement and everything is removed at exit.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+/// Target: ours at FULL over raw at FULL.
+const FULL_TARGET: f64 = 3.0;
+/// Target: ours at NORMAL over raw at NORMAL.
+const NORMAL_TARGET: f64 = 0.5;
+/// Target: skewed transfers over uniform transfers.
+const SKEW_TARGET: f64 = 0.5;
+
+/// One line of the results table.
+struct Row {
+    name: &'static str,
+    sync: &'static str,
+    callers: usize,
+    measurement: Measurement,
+}
+
+fn sync_name(durability: Durability) -> &'static str {
+    match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    }
+}
+
+fn validate(args: &Args) -> anyhow::Result<()> {
+    if !(args.seconds.is_finite() && args.seconds > 0.0) {
+        bail!("--seconds must be positive");
+    }
+    if !(args.warmup.is_finite() && args.warmup >= 0.0) {
+        bail!("--warmup must be zero or positive");
+    }
+    if args.callers == 0 {
+        bail!("--callers must be at least 1");
+    }
+    if !(2 * HOT_ACCOUNTS..=MAX_ACCOUNTS).contains(&args.accounts) {
+        bail!(
+            "--accounts must be from {} to {MAX_ACCOUNTS}",
+            2 * HOT_ACCOUNTS
+        );
+    }
+    if !(args.hot_fraction > 0.0 && args.hot_fraction < 1.0) {
+        bail!("--hot-fraction must be between 0 and 1");
+    }
+    Ok(())
+}
+
+/// The temporary root directory all measurements' databases go under.
+fn root_dir(dir: Option<&Path>) -> anyhow::Result<tempfile::TempDir> {
+    let builder = {
+        let mut b = tempfile::Builder::new();
+        b.prefix("convex-bench-");
+        b
+    };
+    let root = match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            builder.tempdir_in(dir)?
+        }
+        None if Path::new("target").is_dir() => builder.tempdir_in("target")?,
+        None => builder.tempdir()?,
+    };
+    Ok(root)
+}
+
+/// A fresh, empty directory for one measurement.
+fn fresh_dir(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn remove_dir(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        eprintln!("warning: could not remove {}: {e}", dir.display());
+    }
+}
+
+fn print_errors(name: &str, m: &Measurement) {
+    if m.all_failures() > 0 {
+        println!(
+            "  {name}: {} conflicts, {} other failures; for example:",
+            m.conflicts, m.failures
+        );
+        for e in &m.errors {
+            println!("    {e}");
+        }
+    }
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "{:<14} {:<7} {:>7} {:>9} {:>10} {:>9} {:>9} {:>9} {:>8}",
+        "workload", "sync", "callers", "ops", "ops/s", "p50 ms", "p99 ms", "conflicts", "failures"
+    );
+    println!("{}", "-".repeat(90));
+    for r in rows {
+        let m = &r.measurement;
+        println!(
+            "{:<14} {:<7} {:>7} {:>9} {:>10.0} {:>9} {:>9} {:>9} {:>8}",
+            r.name,
+            r.sync,
+            r.callers,
+            m.ok,
+            m.ops_per_sec(),
+            millis(m.p50),
+            millis(m.p99),
+            m.conflicts,
+            m.failures
+        );
+    }
+    println!();
+}
+
+fn ratio_line(label: &str, numerator: &Measurement, denominator: &Measurement, target: f64) {
+    let (n, d) = (numerator.ops_per_sec(), denominator.ops_per_sec());
+    let ratio = if d > 0.0 { n / d } else { 0.0 };
+    let verdict = if ratio >= target { "PASS" } else { "MISS" };
+    println!(
+        "{label:<46} {n:>8.0} / {d:>8.0} = {ratio:>6.2}x  (target >= {target:.2}x)  {verdict}"
+    );
+}
+
+fn print_bank(name: &str, report: &BankReport) {
+    let unchanged = if report.total_after == report.total_before {
+        "unchanged"
+    } else {
+        "CHANGED"
+    };
+    println!(
+        "{name}: {:.1}% of transfers touched one of the {HOT_ACCOUNTS} hottest accounts; \
+         bank:total {:.0} before, {:.0} after ({unchanged})",
+        report.hot_fraction * 100.0,
+        report.total_before,
+        report.total_after
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    validate(&args)?;
+    let window = Window {
+        warmup: Duration::from_secs_f64(args.warmup),
+        measure: Duration::from_secs_f64(args.seconds),
+        max_ops: args.max_ops,
+    };
+    let root = root_dir(args.dir.as_deref())?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let (id, doc, by_creation_time, by_n) = raw::typical_sizes();
+    let zipf = Zipf::for_hot_pair_fraction(args.accounts, HOT_ACCOUNTS, args.hot_fraction);
+
+    println!("convex-bench");
+    println!(
+        "  databases under {} (a fresh directory per measurement, removed at exit)",
+        root.path().display()
+    );
+    println!("  {cores} cores; tokio multi-thread runtime");
+    println!(
+        "  each measurement: {:.1} s warm-up, then {:.1} s recorded (at most {} ops)",
+        args.warmup, args.seconds, args.max_ops
+    );
+    println!(
+        "  insert rows: document {doc} B + by_creation_time key {by_creation_time} B + by_n key {by_n} B, \
+         ids {id} B; raw = 1 connection, 1 insert per transaction; ours = {} callers",
+        args.callers
+    );
+    println!(
+        "  bank: {} accounts, transfers of 1 by {} callers at synchronous=NORMAL; skewed = Zipf exponent {:.3} \
+         (target {:.0}% of transfers touching the {HOT_ACCOUNTS} hottest accounts)",
+        args.accounts,
+        args.callers,
+        zipf.exponent(),
+        args.hot_fraction * 100.0
+    );
+
+    let mut rows = Vec::new();
+    for durability in [Durability::Full, Durability::Normal] {
+        let sync = sync_name(durability);
+
+        let dir = fresh_dir(root.path(), &format!("raw-{sync}"))?;
+        eprintln!("running raw SQLite at {sync} ...");
+        let measurement = raw::run(&dir.join("raw.sqlite3"), durability, window).await?;
+        remove_dir(&dir);
+        rows.push(Row {
+            name: "raw insert",
+            sync,
+            callers: 1,
+            measurement,
+        });
+
+        let dir = fresh_dir(root.path(), &format!("ours-{sync}"))?;
+        eprintln!("running items:insert at {sync} ...");
+        let measurement = workloads::inserts(&dir, durability, args.callers, window).await?;
+        remove_dir(&dir);
+        rows.push(Row {
+            name: "ours insert",
+            sync,
+            callers: args.callers,
+            measurement,
+        });
+    }
+
+    let bank_durability = Durability::Normal;
+    let mut bank_reports = Vec::new();
+    for (name, sampler) in [
+        (
+            "bank uniform",
+            PairSampler::Uniform {
+                accounts: args.accounts,
+            },
+        ),
+        ("bank skewed", PairSampler::Zipf(zipf.clone())),
+    ] {
+        let dir = fresh_dir(root.path(), name.replace(' ', "-").as_str())?;
+        eprintln!("running {name} ...");
+        let (measurement, report) = workloads::bank(
+            &dir,
+            bank_durability,
+            args.accounts,
+            sampler,
+            args.callers,
+            window,
+        )
+        .await?;
+        remove_dir(&dir);
+        rows.push(Row {
+            name,
+            sync: sync_name(bank_durability),
+            callers: args.callers,
+            measurement,
+        });
+        bank_reports.push((name, report));
+    }
+
+    print_table(&rows);
+    let [
+        raw_full,
+        ours_full,
+        raw_normal,
+        ours_normal,
+        uniform,
+        skewed,
+    ] = &rows[..]
+    else {
+        bail!("expected six measurements");
+    };
+    ratio_line(
+        "ours FULL / raw FULL (group commit)",
+        &ours_full.measurement,
+        &raw_full.measurement,
+        FULL_TARGET,
+    );
+    ratio_line(
+        "ours NORMAL / raw NORMAL (framework cost)",
+        &ours_normal.measurement,
+        &raw_normal.measurement,
+        NORMAL_TARGET,
+    );
+    ratio_line(
+        "bank skewed / bank uniform (contention)",
+        &skewed.measurement,
+        &uniform.measurement,
+        SKEW_TARGET,
+    );
+    println!();
+    for (name, report) in &bank_reports {
+        print_bank(name, report);
+    }
+    for row in &rows {
+        print_errors(&format!("{} {}", row.name, row.sync), &row.measurement);
+    }
+    if rows[..4].iter().any(|r| r.measurement.all_failures() > 0) {
+        println!("WARNING: insert failures above; every insert should succeed");
+    }
+    Ok(())
+}

@@ -29,6 +29,11 @@ pub enum Caller {
 pub struct RunnerConfig {
     /// How many times a mutation runs before a conflict is reported.
     pub max_mutation_attempts: u32,
+    /// After this many conflicts a mutation's next attempt runs exclusively
+    /// (no other mutation executes or commits meanwhile), so it cannot
+    /// conflict again: hot rows degrade to serial execution instead of
+    /// starving some callers.
+    pub exclusive_after: u32,
     /// Backoff before the first retry; doubled each time, jittered ±50 %.
     pub initial_backoff: Duration,
     /// Largest backoff.
@@ -39,6 +44,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         RunnerConfig {
             max_mutation_attempts: 12,
+            exclusive_after: 3,
             initial_backoff: Duration::from_micros(500),
             max_backoff: Duration::from_millis(100),
         }
@@ -78,6 +84,10 @@ struct RunnerInner {
     store: Store,
     registry: Registry,
     config: RunnerConfig,
+    /// Held shared by every optimistic mutation attempt (execution and
+    /// commit), and exclusively by an attempt that has conflicted too often.
+    /// Tokio's lock is fair, so a waiting exclusive attempt is not starved.
+    mutation_gate: tokio::sync::RwLock<()>,
 }
 
 fn failure(kind: FailureKind, message: String) -> FunctionFailure {
@@ -87,7 +97,7 @@ fn failure(kind: FailureKind, message: String) -> FunctionFailure {
 impl Runner {
     /// A runner over `store` for the functions in `registry`.
     pub fn new(store: Store, registry: Registry, config: RunnerConfig) -> Self {
-        Runner { inner: Arc::new(RunnerInner { store, registry, config }) }
+        Runner { inner: Arc::new(RunnerInner { store, registry, config, mutation_gate: tokio::sync::RwLock::new(()) }) }
     }
 
     /// The store.
@@ -210,6 +220,12 @@ impl Runner {
         let mut backoff = config.initial_backoff;
         let mut attempt = 1;
         loop {
+            let gate = &self.inner.mutation_gate;
+            let (_shared, _exclusive) = if attempt > config.exclusive_after {
+                (None, Some(gate.write().await))
+            } else {
+                (Some(gate.read().await), None)
+            };
             let ctx = TxContext::new(self.inner.store.begin(), identity.clone());
             let result = invoke(MutationCtx { inner: ctx.clone() }, args.clone()).await.and_then(check_result_size);
             let Ok(ctx) = Arc::try_unwrap(ctx) else {
@@ -223,6 +239,7 @@ impl Runner {
                     Err(e) => FunctionError::from(e),
                 },
             };
+            drop((_shared, _exclusive));
             let hint = error.retry_hint();
             if hint.is_none() || attempt >= config.max_mutation_attempts {
                 let mut f = error.into_failure();

@@ -1,0 +1,12 @@
+//! Integration tests of the engine, mostly through the example apps.
+
+mod bank_concurrency;
+mod chat;
+mod common;
+mod limits;
+mod mvcc;
+mod occ;
+mod occ_property;
+mod pagination;
+mod raw;
+mod restart;
