@@ -40,5 +40,5 @@ pub fn app() -> Result<App, convex_rs::app::BackendError> {
 /// Inserts one item and returns its id.
 #[mutation]
 pub async fn insert(ctx: &MutationCtx, body: String, n: f64) -> Result<Id<Item>, FunctionError> {
-    Ok(ctx.db().insert(&Item { body, n }).await?)
+    ctx.db().insert(&Item { body, n }).await
 }

@@ -9,6 +9,7 @@
 //! then prints a table and the ratios against the targets. It always exits
 //! with 0 when the measurements ran, whether or not a target was met.
 
+mod cpu;
 mod items;
 mod measure;
 mod raw;
@@ -22,6 +23,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use convex_rs::prelude::Durability;
 
+use cpu::{CpuUse, CpuWatch};
 use measure::{Measurement, Window};
 use workloads::{BankReport, HOT_ACCOUNTS, MAX_ACCOUNTS};
 use zipf::{PairSampler, Zipf};
@@ -71,6 +73,8 @@ struct Row {
     sync: &'static str,
     callers: usize,
     measurement: Measurement,
+    /// CPU used while the measurement (with its set-up and warm-up) ran.
+    cpu: Option<CpuUse>,
 }
 
 fn sync_name(durability: Durability) -> &'static str {
@@ -152,14 +156,27 @@ fn millis(d: Duration) -> String {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "{:<14} {:<7} {:>7} {:>9} {:>10} {:>9} {:>9} {:>9} {:>8}",
-        "workload", "sync", "callers", "ops", "ops/s", "p50 ms", "p99 ms", "conflicts", "failures"
+        "{:<14} {:<7} {:>7} {:>9} {:>10} {:>9} {:>9} {:>9} {:>8} {:>15}",
+        "workload",
+        "sync",
+        "callers",
+        "ops",
+        "ops/s",
+        "p50 ms",
+        "p99 ms",
+        "conflicts",
+        "failures",
+        "cpu% own/other"
     );
-    println!("{}", "-".repeat(90));
+    println!("{}", "-".repeat(106));
     for r in rows {
         let m = &r.measurement;
+        let cpu = r.cpu.map_or_else(
+            || "n/a".to_string(),
+            |c| format!("{:.0}/{:.0}", c.own, c.others),
+        );
         println!(
-            "{:<14} {:<7} {:>7} {:>9} {:>10.0} {:>9} {:>9} {:>9} {:>8}",
+            "{:<14} {:<7} {:>7} {:>9} {:>10.0} {:>9} {:>9} {:>9} {:>8} {:>15}",
             r.name,
             r.sync,
             r.callers,
@@ -168,9 +185,13 @@ fn print_table(rows: &[Row]) {
             millis(m.p50),
             millis(m.p99),
             m.conflicts,
-            m.failures
+            m.failures,
+            cpu
         );
     }
+    println!(
+        "(cpu%: percent of one core used by this process / by everything else, over set-up, warm-up and run)"
+    );
     println!();
 }
 
@@ -242,6 +263,7 @@ async fn main() -> anyhow::Result<()> {
 
         let dir = fresh_dir(root.path(), &format!("raw-{sync}"))?;
         eprintln!("running raw SQLite at {sync} ...");
+        let watch = CpuWatch::start();
         let measurement = raw::run(&dir.join("raw.sqlite3"), durability, window).await?;
         remove_dir(&dir);
         rows.push(Row {
@@ -253,6 +275,7 @@ async fn main() -> anyhow::Result<()> {
 
         let dir = fresh_dir(root.path(), &format!("ours-{sync}"))?;
         eprintln!("running items:insert at {sync} ...");
+        let watch = CpuWatch::start();
         let measurement = workloads::inserts(&dir, durability, args.callers, window).await?;
         remove_dir(&dir);
         rows.push(Row {
@@ -276,6 +299,7 @@ async fn main() -> anyhow::Result<()> {
     ] {
         let dir = fresh_dir(root.path(), name.replace(' ', "-").as_str())?;
         eprintln!("running {name} ...");
+        let watch = CpuWatch::start();
         let (measurement, report) = workloads::bank(
             &dir,
             bank_durability,

@@ -206,7 +206,7 @@ mod tests {
     fn blob_sizes_are_realistic() {
         let (id, doc, by_creation_time, by_n) = typical_sizes();
         assert_eq!(id, 16);
-        assert!((30..=60).contains(&doc), "{doc}");
+        assert!((40..=80).contains(&doc), "{doc}");
         assert!((20..=40).contains(&by_creation_time), "{by_creation_time}");
         assert!((30..=45).contains(&by_n), "{by_n}");
     }

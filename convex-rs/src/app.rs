@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::function::{
-    Caller, FunctionEntry, FunctionInfo, FunctionKind, FunctionOutcome, FunctionPath, Identity, Registry, Runner,
-    RunnerConfig,
+    Caller, FunctionEntry, FunctionInfo, FunctionKind, FunctionOutcome, FunctionPath, Identity,
+    Registry, Runner, RunnerConfig,
 };
 use crate::schema::Schema;
 use crate::store::{Durability, SqliteConfig, Store, StoreError};
@@ -27,7 +27,9 @@ pub enum BackendError {
         second: String,
     },
     /// A function is defined at the root of the crate, where it has no module.
-    #[error("function {name} at {location} has no module; define functions in a module such as `messages`")]
+    #[error(
+        "function {name} at {location} has no module; define functions in a module such as `messages`"
+    )]
     NoModule {
         /// The function's name.
         name: String,
@@ -100,7 +102,10 @@ impl AppBuilder {
         let mut registry = Registry::default();
         for (path, entry) in self.entries {
             let Some(path) = path else {
-                return Err(BackendError::NoModule { name: entry.name.to_string(), location: entry.location() });
+                return Err(BackendError::NoModule {
+                    name: entry.name.to_string(),
+                    location: entry.location(),
+                });
             };
             if let Err(existing) = registry.insert(path.clone(), entry) {
                 if std::ptr::eq(existing, entry) {
@@ -113,7 +118,10 @@ impl AppBuilder {
                 });
             }
         }
-        Ok(App { schema: self.schema, registry })
+        Ok(App {
+            schema: self.schema,
+            registry,
+        })
     }
 }
 
@@ -129,12 +137,18 @@ pub struct BackendConfig {
 impl BackendConfig {
     /// Data in `dir/convex.sqlite3`.
     pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
-        BackendConfig { sqlite: SqliteConfig::file(dir.into().join("convex.sqlite3")), runner: RunnerConfig::default() }
+        BackendConfig {
+            sqlite: SqliteConfig::file(dir.into().join("convex.sqlite3")),
+            runner: RunnerConfig::default(),
+        }
     }
 
     /// Data in a temporary file, deleted on shutdown.
     pub fn temporary() -> Self {
-        BackendConfig { sqlite: SqliteConfig::temporary(), runner: RunnerConfig::default() }
+        BackendConfig {
+            sqlite: SqliteConfig::temporary(),
+            runner: RunnerConfig::default(),
+        }
     }
 
     /// Sets the durability.
@@ -153,8 +167,11 @@ pub struct Backend {
 impl Backend {
     /// Opens the store (creating it if needed) and prepares the functions.
     pub async fn open(app: App, config: BackendConfig) -> Result<Backend, BackendError> {
-        let store = Store::open_sqlite(config.sqlite, &app.schema).await?;
-        Ok(Backend { runner: Runner::new(store, app.registry, config.runner) })
+        let store =
+            Store::open_sqlite(config.sqlite, &app.schema.clone().with_system_tables()).await?;
+        Ok(Backend {
+            runner: Runner::new(store, app.registry, config.runner),
+        })
     }
 
     /// The function runner.
@@ -173,7 +190,15 @@ impl Backend {
     }
 
     /// Calls a function as a client would (public functions only).
-    pub async fn call(&self, kind: FunctionKind, path: &str, args: Value, identity: Identity) -> FunctionOutcome {
-        self.runner.run(kind, path, args, identity, Caller::Client).await
+    pub async fn call(
+        &self,
+        kind: FunctionKind,
+        path: &str,
+        args: Value,
+        identity: Identity,
+    ) -> FunctionOutcome {
+        self.runner
+            .run(kind, path, args, identity, Caller::Client)
+            .await
     }
 }

@@ -66,11 +66,15 @@ pub mod app;
 pub mod function;
 pub mod query;
 pub mod schema;
+pub mod server;
 pub mod store;
+pub mod sync;
 pub mod testing;
 pub mod value;
 
-pub use convex_macros::{action, internal_action, internal_mutation, internal_query, mutation, query};
+pub use convex_macros::{
+    action, internal_action, internal_mutation, internal_query, mutation, query,
+};
 
 /// Everything an application author needs, in one import.
 pub mod prelude {

@@ -13,7 +13,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::app::{App, Backend, BackendConfig, BackendError};
-use crate::function::{Caller, FunctionFailure, FunctionInfo, FunctionKind, FunctionOutcome, Identity};
+use crate::function::{
+    Caller, FunctionFailure, FunctionInfo, FunctionKind, FunctionOutcome, Identity,
+};
 use crate::value::{Value, from_value, to_value};
 
 /// A backend on a temporary database, for tests.
@@ -31,12 +33,18 @@ impl TestBackend {
 
     /// Opens `app` with explicit settings (for example a file that survives a restart).
     pub async fn with_config(app: App, config: BackendConfig) -> Result<Self, BackendError> {
-        Ok(TestBackend { backend: Backend::open(app, config).await?, identity: Identity::Unauthenticated })
+        Ok(TestBackend {
+            backend: Backend::open(app, config).await?,
+            identity: Identity::Unauthenticated,
+        })
     }
 
     /// The same backend, calling as `identity`.
     pub fn with_identity(&self, identity: Identity) -> Self {
-        TestBackend { backend: self.backend.clone(), identity }
+        TestBackend {
+            backend: self.backend.clone(),
+            identity,
+        }
     }
 
     /// The backend underneath.
@@ -44,30 +52,49 @@ impl TestBackend {
         &self.backend
     }
 
-    async fn call_typed<F: FunctionInfo>(&self, kind: FunctionKind, args: F::Args) -> Result<F::Output, FunctionFailure> {
+    async fn call_typed<F: FunctionInfo>(
+        &self,
+        kind: FunctionKind,
+        args: F::Args,
+    ) -> Result<F::Output, FunctionFailure> {
         let runner = self.backend.runner();
-        let path = runner.registry().path_of(F::ENTRY).map(ToString::to_string).ok_or_else(|| FunctionFailure {
-            kind: crate::function::FailureKind::NotFound,
-            message: format!("{} is not registered in this app", F::ENTRY.name),
-            data: None,
-        })?;
+        let path = runner
+            .registry()
+            .path_of(F::ENTRY)
+            .map(ToString::to_string)
+            .ok_or_else(|| FunctionFailure {
+                kind: crate::function::FailureKind::NotFound,
+                message: format!("{} is not registered in this app", F::ENTRY.name),
+                data: None,
+            })?;
         let args = to_value(&args).map_err(|e| failure(e.to_string()))?;
-        let outcome = runner.run(kind, &path, args, self.identity.clone(), Caller::Function).await;
+        let outcome = runner
+            .run(kind, &path, args, self.identity.clone(), Caller::Function)
+            .await;
         decode(outcome)
     }
 
     /// Runs a query (internal ones too), typed by its marker: `t.query::<messages::list>(ListArgs {})`.
-    pub async fn query<F: FunctionInfo>(&self, args: F::Args) -> Result<F::Output, FunctionFailure> {
+    pub async fn query<F: FunctionInfo>(
+        &self,
+        args: F::Args,
+    ) -> Result<F::Output, FunctionFailure> {
         self.call_typed::<F>(FunctionKind::Query, args).await
     }
 
     /// Runs a mutation (internal ones too) and waits for its commit.
-    pub async fn mutation<F: FunctionInfo>(&self, args: F::Args) -> Result<F::Output, FunctionFailure> {
+    pub async fn mutation<F: FunctionInfo>(
+        &self,
+        args: F::Args,
+    ) -> Result<F::Output, FunctionFailure> {
         self.call_typed::<F>(FunctionKind::Mutation, args).await
     }
 
     /// Runs an action (internal ones too).
-    pub async fn action<F: FunctionInfo>(&self, args: F::Args) -> Result<F::Output, FunctionFailure> {
+    pub async fn action<F: FunctionInfo>(
+        &self,
+        args: F::Args,
+    ) -> Result<F::Output, FunctionFailure> {
         self.call_typed::<F>(FunctionKind::Action, args).await
     }
 
@@ -80,33 +107,57 @@ impl TestBackend {
         args: impl Serialize,
     ) -> Result<T, FunctionFailure> {
         let args = to_value(&args).map_err(|e| failure(e.to_string()))?;
-        decode(self.backend.runner().run(kind, path, args, self.identity.clone(), Caller::Client).await)
+        decode(
+            self.backend
+                .runner()
+                .run(kind, path, args, self.identity.clone(), Caller::Client)
+                .await,
+        )
     }
 
     /// [`call_path`](Self::call_path) for a query.
-    pub async fn query_path<T: DeserializeOwned>(&self, path: &str, args: impl Serialize) -> Result<T, FunctionFailure> {
+    pub async fn query_path<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        args: impl Serialize,
+    ) -> Result<T, FunctionFailure> {
         self.call_path(FunctionKind::Query, path, args).await
     }
 
     /// [`call_path`](Self::call_path) for a mutation.
-    pub async fn mutation_path<T: DeserializeOwned>(&self, path: &str, args: impl Serialize) -> Result<T, FunctionFailure> {
+    pub async fn mutation_path<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        args: impl Serialize,
+    ) -> Result<T, FunctionFailure> {
         self.call_path(FunctionKind::Mutation, path, args).await
     }
 
     /// [`call_path`](Self::call_path) for an action.
-    pub async fn action_path<T: DeserializeOwned>(&self, path: &str, args: impl Serialize) -> Result<T, FunctionFailure> {
+    pub async fn action_path<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        args: impl Serialize,
+    ) -> Result<T, FunctionFailure> {
         self.call_path(FunctionKind::Action, path, args).await
     }
 
     /// Calls a function as a client with an already-encoded argument value,
     /// returning the full outcome (value or failure, log lines, timestamp).
     pub async fn call_raw(&self, kind: FunctionKind, path: &str, args: Value) -> FunctionOutcome {
-        self.backend.runner().run(kind, path, args, self.identity.clone(), Caller::Client).await
+        self.backend
+            .runner()
+            .run(kind, path, args, self.identity.clone(), Caller::Client)
+            .await
     }
 }
 
 fn failure(message: String) -> FunctionFailure {
-    FunctionFailure { kind: crate::function::FailureKind::InvalidArguments, message, data: None }
+    FunctionFailure {
+        kind: crate::function::FailureKind::InvalidArguments,
+        message,
+        data: None,
+    }
 }
 
 fn decode<T: DeserializeOwned>(outcome: FunctionOutcome) -> Result<T, FunctionFailure> {

@@ -16,7 +16,11 @@ const TRANSFERS: usize = 1_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_transfers_preserve_the_total_and_every_commit_is_visible() -> anyhow::Result<()> {
     let t = common::bank().await?;
-    t.mutation_path::<Json>("bank:seed", json!({ "accounts": ACCOUNTS as f64, "balance": INITIAL })).await?;
+    t.mutation_path::<Json>(
+        "bank:seed",
+        json!({ "accounts": ACCOUNTS as f64, "balance": INITIAL }),
+    )
+    .await?;
     let next = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..TASKS)
         .map(|_| {
@@ -49,10 +53,18 @@ async fn random_transfers_preserve_the_total_and_every_commit_is_visible() -> an
             committed += 1;
         }
     }
-    assert!(committed > TRANSFERS / 2, "most transfers should have had funds ({committed})");
-    assert_eq!(t.query_path::<f64>("bank:total", json!({})).await?, INITIAL * ACCOUNTS as f64);
+    assert!(
+        committed > TRANSFERS / 2,
+        "most transfers should have had funds ({committed})"
+    );
+    assert_eq!(
+        t.query_path::<f64>("bank:total", json!({})).await?,
+        INITIAL * ACCOUNTS as f64
+    );
     for (owner, want) in expected.iter().enumerate() {
-        let got = t.query_path::<f64>("bank:balance", json!({ "owner": owner as f64 })).await?;
+        let got = t
+            .query_path::<f64>("bank:balance", json!({ "owner": owner as f64 }))
+            .await?;
         assert_eq!(got, *want, "balance of {owner}");
         assert!(got >= 0.0);
     }

@@ -13,12 +13,19 @@ pub async fn bank() -> anyhow::Result<TestBackend> {
 
 /// Creates a chat user and returns its id string.
 pub async fn user(t: &TestBackend, name: &str) -> anyhow::Result<String> {
-    Ok(t.mutation_path("users:create", json!({ "name": name, "tokenIdentifier": format!("tok|{name}") })).await?)
+    Ok(t.mutation_path(
+        "users:create",
+        json!({ "name": name, "tokenIdentifier": format!("tok|{name}") }),
+    )
+    .await?)
 }
 
 /// Sends a message and returns its id string.
 pub async fn send(t: &TestBackend, user: &str, body: &str) -> anyhow::Result<String> {
-    Ok(t.mutation_path("messages:send", json!({ "body": body, "user": user })).await?)
+    Ok(
+        t.mutation_path("messages:send", json!({ "body": body, "user": user }))
+            .await?,
+    )
 }
 
 /// The chat app plus the test-only `raw:*` functions.

@@ -39,11 +39,17 @@ async fn document_limits_are_enforced_with_clear_errors() -> anyhow::Result<()> 
     // `$`-prefixed names and control characters are rejected when the arguments are checked.
     let e = insert_error(&t, json!({ "a\u{1}b": 1.0 })).await;
     assert!(e.to_lowercase().contains("field"), "{e}");
-    let many: serde_json::Map<String, Json> = (0..1025).map(|i| (format!("f{i}"), json!(1.0))).collect();
+    let many: serde_json::Map<String, Json> =
+        (0..1025).map(|i| (format!("f{i}"), json!(1.0))).collect();
     let e = insert_error(&t, Json::Object(many)).await;
     assert!(e.contains("1024"), "{e}");
     // Nothing was written.
-    assert_eq!(t.query_path::<Vec<Json>>("raw:all", json!({ "table": "notes" })).await?.len(), 0);
+    assert_eq!(
+        t.query_path::<Vec<Json>>("raw:all", json!({ "table": "notes" }))
+            .await?
+            .len(),
+        0
+    );
     Ok(())
 }
 
@@ -52,7 +58,10 @@ async fn oversized_arguments_are_rejected() -> anyhow::Result<()> {
     let t = common::chat().await?;
     let u = user(&t, "ada").await?;
     let body = "y".repeat(17 << 20);
-    let err = t.mutation_path::<String>("messages:send", json!({ "body": body, "user": u })).await.unwrap_err();
+    let err = t
+        .mutation_path::<String>("messages:send", json!({ "body": body, "user": u }))
+        .await
+        .unwrap_err();
     assert!(err.message.contains("16777216"), "{err}");
     Ok(())
 }
@@ -61,14 +70,24 @@ async fn oversized_arguments_are_rejected() -> anyhow::Result<()> {
 async fn transaction_write_and_read_limits() -> anyhow::Result<()> {
     let t = notes().await?;
     let err = t
-        .mutation_path::<Json>("raw:insertMany", json!({ "table": "notes", "doc": { "n": 1.0 }, "n": 16_001.0 }))
+        .mutation_path::<Json>(
+            "raw:insertMany",
+            json!({ "table": "notes", "doc": { "n": 1.0 }, "n": 16_001.0 }),
+        )
         .await
         .unwrap_err();
     assert!(err.message.contains("16000 documents"), "{err}");
     for _ in 0..3 {
-        t.mutation_path::<Json>("raw:insertMany", json!({ "table": "notes", "doc": { "n": 1.0 }, "n": 11_000.0 })).await?;
+        t.mutation_path::<Json>(
+            "raw:insertMany",
+            json!({ "table": "notes", "doc": { "n": 1.0 }, "n": 11_000.0 }),
+        )
+        .await?;
     }
-    let err = t.query_path::<Vec<Json>>("raw:all", json!({ "table": "notes" })).await.unwrap_err();
+    let err = t
+        .query_path::<Vec<Json>>("raw:all", json!({ "table": "notes" }))
+        .await
+        .unwrap_err();
     assert!(err.message.contains("32000 documents"), "{err}");
     Ok(())
 }

@@ -16,16 +16,42 @@ async fn snapshots_do_not_see_later_commits() -> anyhow::Result<()> {
     send(&t, &u, "two").await?;
     assert!(store.latest_ts() > old_ts);
     let seen = Query::<Document>::new(&old, "messages").collect().await?;
-    assert_eq!(seen.len(), 1, "the old snapshot must not see the new message");
+    assert_eq!(
+        seen.len(),
+        1,
+        "the old snapshot must not see the new message"
+    );
     let fresh = store.begin_read();
-    assert_eq!(Query::<Document>::new(&fresh, "messages").collect().await?.len(), 2);
+    assert_eq!(
+        Query::<Document>::new(&fresh, "messages")
+            .collect()
+            .await?
+            .len(),
+        2
+    );
 
     // A query at an old timestamp sees the old state too.
     let runner = t.backend().runner();
-    let at_old = runner.run_query("messages:count", Value::Object(Default::default()), Identity::default(), Caller::Client, Some(old_ts)).await;
+    let at_old = runner
+        .run_query(
+            "messages:count",
+            Value::Object(Default::default()),
+            Identity::default(),
+            Caller::Client,
+            Some(old_ts),
+        )
+        .await;
     assert_eq!(at_old.outcome.result.unwrap(), Value::Float64(1.0));
     assert_eq!(at_old.ts, old_ts);
-    let future = runner.run_query("messages:count", Value::Object(Default::default()), Identity::default(), Caller::Client, Some(u64::MAX / 2)).await;
+    let future = runner
+        .run_query(
+            "messages:count",
+            Value::Object(Default::default()),
+            Identity::default(),
+            Caller::Client,
+            Some(u64::MAX / 2),
+        )
+        .await;
     assert!(future.outcome.result.is_err());
     Ok(())
 }
@@ -37,17 +63,37 @@ async fn edits_and_deletes_are_versioned() -> anyhow::Result<()> {
     let id = send(&t, &u, "v1").await?;
     let store = t.backend().store().clone();
     let before_edit = store.begin_read();
-    t.mutation_path::<Json>("messages:edit", json!({ "id": id, "body": "v2" })).await?;
+    t.mutation_path::<Json>("messages:edit", json!({ "id": id, "body": "v2" }))
+        .await?;
     let before_delete = store.begin_read();
-    t.mutation_path::<Json>("messages:remove", json!({ "id": id })).await?;
+    t.mutation_path::<Json>("messages:remove", json!({ "id": id }))
+        .await?;
     let after = store.begin_read();
     let doc_id = DocumentId::decode(&id)?;
     let body = |d: Option<Document>| d.and_then(|d| d.fields.get("body").cloned());
-    assert_eq!(body(before_edit.get(doc_id).await?), Some(Value::from("v1")));
-    assert_eq!(body(before_delete.get(doc_id).await?), Some(Value::from("v2")));
+    assert_eq!(
+        body(before_edit.get(doc_id).await?),
+        Some(Value::from("v1"))
+    );
+    assert_eq!(
+        body(before_delete.get(doc_id).await?),
+        Some(Value::from("v2"))
+    );
     assert_eq!(after.get(doc_id).await?, None);
-    assert_eq!(Query::<Document>::new(&before_delete, "messages").collect().await?.len(), 1);
-    assert_eq!(Query::<Document>::new(&after, "messages").collect().await?.len(), 0);
+    assert_eq!(
+        Query::<Document>::new(&before_delete, "messages")
+            .collect()
+            .await?
+            .len(),
+        1
+    );
+    assert_eq!(
+        Query::<Document>::new(&after, "messages")
+            .collect()
+            .await?
+            .len(),
+        0
+    );
     Ok(())
 }
 
@@ -56,7 +102,9 @@ async fn mutations_read_their_own_writes() -> anyhow::Result<()> {
     let t = common::chat_with_raw().await?;
     let u = user(&t, "ada").await?;
     send(&t, &u, "existing").await?;
-    let seen: Json = t.mutation_path("raw:readOwnWrites", json!({ "user": u })).await?;
+    let seen: Json = t
+        .mutation_path("raw:readOwnWrites", json!({ "user": u }))
+        .await?;
     assert_eq!(seen, json!([1, "b", true, 0, true]));
     // Nothing of it survived (inserted, then deleted in the same transaction).
     assert_eq!(t.query_path::<f64>("messages:count", json!({})).await?, 1.0);
@@ -64,22 +112,31 @@ async fn mutations_read_their_own_writes() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn commit_timestamps_strictly_increase_and_creation_times_follow_insert_order() -> anyhow::Result<()> {
+async fn commit_timestamps_strictly_increase_and_creation_times_follow_insert_order()
+-> anyhow::Result<()> {
     let t = common::chat().await?;
     let u = user(&t, "ada").await?;
     let runner = t.backend().runner();
     let mut last = 0;
     for i in 0..20 {
         let args = convex_rs::value::to_value(&json!({ "body": format!("m{i}"), "user": u }))?;
-        let out = runner.run_mutation("messages:send", args, Identity::default(), Caller::Client).await;
+        let out = runner
+            .run_mutation("messages:send", args, Identity::default(), Caller::Client)
+            .await;
         let ts = out.ts.expect("committed");
         assert!(ts > last);
         last = ts;
     }
     let list: Vec<Json> = t.query_path("messages:list", json!({})).await?;
-    let times: Vec<f64> = list.iter().map(|m| m["_creationTime"].as_f64().unwrap()).collect();
+    let times: Vec<f64> = list
+        .iter()
+        .map(|m| m["_creationTime"].as_f64().unwrap())
+        .collect();
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
-    let bodies: Vec<String> = list.iter().map(|m| m["body"].as_str().unwrap().to_string()).collect();
+    let bodies: Vec<String> = list
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(bodies, (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>());
     Ok(())
 }

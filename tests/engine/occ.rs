@@ -10,12 +10,19 @@ use serde_json::{Value as Json, json};
 use crate::common;
 
 fn fields(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 async fn seeded_bank(accounts: f64) -> anyhow::Result<(TestBackend, Store)> {
     let t = common::bank().await?;
-    t.mutation_path::<Json>("bank:seed", json!({ "accounts": accounts, "balance": 100.0 })).await?;
+    t.mutation_path::<Json>(
+        "bank:seed",
+        json!({ "accounts": accounts, "balance": 100.0 }),
+    )
+    .await?;
     let store = t.backend().store().clone();
     Ok((t, store))
 }
@@ -35,7 +42,14 @@ async fn concurrent_writers_of_one_document_conflict() -> anyhow::Result<()> {
     let b = store.begin();
     for tx in [&a, &b] {
         let acc = account(tx, 0.0).await?;
-        tx.replace(acc.id, fields(&[("owner", Value::Float64(0.0)), ("balance", Value::Float64(1.0))])).await?;
+        tx.replace(
+            acc.id,
+            fields(&[
+                ("owner", Value::Float64(0.0)),
+                ("balance", Value::Float64(1.0)),
+            ]),
+        )
+        .await?;
     }
     store.commit(a).await?;
     match store.commit(b).await {
@@ -51,9 +65,23 @@ async fn disjoint_reads_and_writes_do_not_conflict() -> anyhow::Result<()> {
     let a = store.begin();
     let b = store.begin();
     let acc0 = account(&a, 0.0).await?;
-    a.replace(acc0.id, fields(&[("owner", Value::Float64(0.0)), ("balance", Value::Float64(1.0))])).await?;
+    a.replace(
+        acc0.id,
+        fields(&[
+            ("owner", Value::Float64(0.0)),
+            ("balance", Value::Float64(1.0)),
+        ]),
+    )
+    .await?;
     let acc1 = account(&b, 1.0).await?;
-    b.replace(acc1.id, fields(&[("owner", Value::Float64(1.0)), ("balance", Value::Float64(2.0))])).await?;
+    b.replace(
+        acc1.id,
+        fields(&[
+            ("owner", Value::Float64(1.0)),
+            ("balance", Value::Float64(2.0)),
+        ]),
+    )
+    .await?;
     store.commit(a).await?;
     store.commit(b).await?;
     Ok(())
@@ -68,11 +96,20 @@ async fn range_reads_conflict_with_phantom_inserts_only_inside_the_range() -> an
         async move {
             let tx = store.begin();
             let seen = Query::<Document>::new(&tx, "accounts")
-                .with_index("by_owner", IndexRange::new().gte("owner", lo).lt("owner", hi))
+                .with_index(
+                    "by_owner",
+                    IndexRange::new().gte("owner", lo).lt("owner", hi),
+                )
                 .collect()
                 .await?;
             // Write something unrelated so the transaction has to be validated.
-            tx.insert(accounts, fields(&[("owner", Value::Float64(1000.0 + lo)), ("balance", Value::Float64(0.0))]))?;
+            tx.insert(
+                accounts,
+                fields(&[
+                    ("owner", Value::Float64(1000.0 + lo)),
+                    ("balance", Value::Float64(0.0)),
+                ]),
+            )?;
             anyhow::Ok((tx, seen.len()))
         }
     };
@@ -80,9 +117,21 @@ async fn range_reads_conflict_with_phantom_inserts_only_inside_the_range() -> an
     assert_eq!(n, 3);
     let (outside, _) = reader(20.0, 30.0).await?;
     let writer = store.begin();
-    writer.insert(accounts, fields(&[("owner", Value::Float64(5.0)), ("balance", Value::Float64(0.0))]))?;
+    writer.insert(
+        accounts,
+        fields(&[
+            ("owner", Value::Float64(5.0)),
+            ("balance", Value::Float64(0.0)),
+        ]),
+    )?;
     store.commit(writer).await?;
-    assert!(matches!(store.commit(inside).await, Err(CommitError::Conflict { .. })), "phantom inside the range");
+    assert!(
+        matches!(
+            store.commit(inside).await,
+            Err(CommitError::Conflict { .. })
+        ),
+        "phantom inside the range"
+    );
     store.commit(outside).await?;
     Ok(())
 }
@@ -94,20 +143,47 @@ async fn take_records_only_what_it_examined() -> anyhow::Result<()> {
     let tx = store.begin();
     let first = Query::<Document>::new(&tx, "accounts").first().await?;
     assert!(first.is_some());
-    tx.insert(accounts, fields(&[("owner", Value::Float64(99.0)), ("balance", Value::Float64(0.0))]))?;
+    tx.insert(
+        accounts,
+        fields(&[
+            ("owner", Value::Float64(99.0)),
+            ("balance", Value::Float64(0.0)),
+        ]),
+    )?;
     // A later insert lands after the first document in creation order: no conflict.
     let other = store.begin();
-    other.insert(accounts, fields(&[("owner", Value::Float64(98.0)), ("balance", Value::Float64(0.0))]))?;
+    other.insert(
+        accounts,
+        fields(&[
+            ("owner", Value::Float64(98.0)),
+            ("balance", Value::Float64(0.0)),
+        ]),
+    )?;
     store.commit(other).await?;
     store.commit(tx).await?;
     // But a full scan does conflict with an insert.
     let tx = store.begin();
     Query::<Document>::new(&tx, "accounts").collect().await?;
-    tx.insert(accounts, fields(&[("owner", Value::Float64(97.0)), ("balance", Value::Float64(0.0))]))?;
+    tx.insert(
+        accounts,
+        fields(&[
+            ("owner", Value::Float64(97.0)),
+            ("balance", Value::Float64(0.0)),
+        ]),
+    )?;
     let other = store.begin();
-    other.insert(accounts, fields(&[("owner", Value::Float64(96.0)), ("balance", Value::Float64(0.0))]))?;
+    other.insert(
+        accounts,
+        fields(&[
+            ("owner", Value::Float64(96.0)),
+            ("balance", Value::Float64(0.0)),
+        ]),
+    )?;
     store.commit(other).await?;
-    assert!(matches!(store.commit(tx).await, Err(CommitError::Conflict { .. })));
+    assert!(matches!(
+        store.commit(tx).await,
+        Err(CommitError::Conflict { .. })
+    ));
     Ok(())
 }
 
@@ -118,31 +194,51 @@ async fn conflicting_mutations_are_retried_automatically() -> anyhow::Result<()>
         .map(|_| {
             let t = t.clone();
             tokio::spawn(async move {
-                t.mutation_path::<bool>("bank:transfer", json!({ "from": 0.0, "to": 1.0, "amount": 1.0 })).await
+                t.mutation_path::<bool>(
+                    "bank:transfer",
+                    json!({ "from": 0.0, "to": 1.0, "amount": 1.0 }),
+                )
+                .await
             })
         })
         .collect();
     for task in tasks {
         assert!(task.await??, "every transfer had funds");
     }
-    assert_eq!(t.query_path::<f64>("bank:balance", json!({ "owner": 0.0 })).await?, 60.0);
-    assert_eq!(t.query_path::<f64>("bank:balance", json!({ "owner": 1.0 })).await?, 140.0);
+    assert_eq!(
+        t.query_path::<f64>("bank:balance", json!({ "owner": 0.0 }))
+            .await?,
+        60.0
+    );
+    assert_eq!(
+        t.query_path::<f64>("bank:balance", json!({ "owner": 1.0 }))
+            .await?,
+        140.0
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn conflicts_surface_after_the_last_attempt_naming_the_table() -> anyhow::Result<()> {
     let config = BackendConfig {
-        runner: RunnerConfig { max_mutation_attempts: 1, ..RunnerConfig::default() },
+        runner: RunnerConfig {
+            max_mutation_attempts: 1,
+            ..RunnerConfig::default()
+        },
         ..BackendConfig::temporary()
     };
     let t = TestBackend::with_config(bank::app()?, config).await?;
-    t.mutation_path::<Json>("bank:seed", json!({ "accounts": 2.0, "balance": 1000.0 })).await?;
+    t.mutation_path::<Json>("bank:seed", json!({ "accounts": 2.0, "balance": 1000.0 }))
+        .await?;
     let tasks: Vec<_> = (0..32)
         .map(|_| {
             let t = t.clone();
             tokio::spawn(async move {
-                t.mutation_path::<bool>("bank:transfer", json!({ "from": 0.0, "to": 1.0, "amount": 1.0 })).await
+                t.mutation_path::<bool>(
+                    "bank:transfer",
+                    json!({ "from": 0.0, "to": 1.0, "amount": 1.0 }),
+                )
+                .await
             })
         })
         .collect();
@@ -159,7 +255,11 @@ async fn conflicts_surface_after_the_last_attempt_naming_the_table() -> anyhow::
         assert_eq!(e.kind, FailureKind::Conflict);
         assert!(e.message.contains("table \"accounts\""), "{e}");
     }
-    assert_eq!(t.query_path::<f64>("bank:balance", json!({ "owner": 1.0 })).await?, 1000.0 + committed);
+    assert_eq!(
+        t.query_path::<f64>("bank:balance", json!({ "owner": 1.0 }))
+            .await?,
+        1000.0 + committed
+    );
     assert_eq!(t.query_path::<f64>("bank:total", json!({})).await?, 2000.0);
     Ok(())
 }

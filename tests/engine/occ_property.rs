@@ -32,7 +32,11 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn doc(k: u8, v: f64) -> BTreeMap<String, Value> {
-    [("k".to_string(), Value::Float64(f64::from(k))), ("v".to_string(), Value::Float64(v))].into()
+    [
+        ("k".to_string(), Value::Float64(f64::from(k))),
+        ("v".to_string(), Value::Float64(v)),
+    ]
+    .into()
 }
 
 async fn find(tx: &Transaction, k: u8) -> anyhow::Result<Document> {
@@ -56,7 +60,12 @@ async fn run(tx: &Transaction, ops: &[Op]) -> anyhow::Result<(BTreeSet<u8>, Vec<
             }
             Op::Range(lo, hi) => {
                 let found = Query::<Document>::new(tx, "kv")
-                    .with_index("by_k", IndexRange::new().gte("k", f64::from(lo)).lt("k", f64::from(hi)))
+                    .with_index(
+                        "by_k",
+                        IndexRange::new()
+                            .gte("k", f64::from(lo))
+                            .lt("k", f64::from(hi)),
+                    )
                     .collect()
                     .await?;
                 assert_eq!(found.len(), usize::from(hi - lo));
@@ -104,12 +113,18 @@ async fn check(txs: Vec<Vec<Op>>) -> anyhow::Result<()> {
                 written_by_committed.extend(writes.iter().copied());
             }
             (false, Err(CommitError::Conflict { table, .. })) => assert_eq!(table, "kv"),
-            (want, got) => panic!("expected commit={want}, got {got:?} (reads {reads:?}, written {written_by_committed:?})"),
+            (want, got) => panic!(
+                "expected commit={want}, got {got:?} (reads {reads:?}, written {written_by_committed:?})"
+            ),
         }
     }
     let fresh = store.begin_read();
     for k in 0..KEYS {
-        let v = find(&fresh, k).await?.fields.get("v").and_then(Value::as_f64);
+        let v = find(&fresh, k)
+            .await?
+            .fields
+            .get("v")
+            .and_then(Value::as_f64);
         assert_eq!(v, Some(expected[usize::from(k)]), "key {k}");
     }
     store.close().await;

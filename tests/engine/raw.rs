@@ -11,14 +11,26 @@ pub async fn insert(ctx: &MutationCtx, table: String, doc: Value) -> Result<Stri
 
 /// Sets `field` of the document `id` to `value`.
 #[mutation]
-pub async fn patch(ctx: &MutationCtx, id: String, field: String, value: Value) -> Result<(), FunctionError> {
+pub async fn patch(
+    ctx: &MutationCtx,
+    id: String,
+    field: String,
+    value: Value,
+) -> Result<(), FunctionError> {
     let id = DocumentId::decode(&id)?;
-    ctx.db().patch_document(id, Patch::new().set(&field, value)).await
+    ctx.db()
+        .patch_document(id, Patch::new().set(&field, value))
+        .await
 }
 
 /// Inserts `n` copies of `doc` into `table`.
 #[mutation]
-pub async fn insert_many(ctx: &MutationCtx, table: String, doc: Value, n: f64) -> Result<(), FunctionError> {
+pub async fn insert_many(
+    ctx: &MutationCtx,
+    table: String,
+    doc: Value,
+    n: f64,
+) -> Result<(), FunctionError> {
     for _ in 0..n as u64 {
         ctx.db().insert_value(&table, doc.clone()).await?;
     }
@@ -28,14 +40,35 @@ pub async fn insert_many(ctx: &MutationCtx, table: String, doc: Value, n: f64) -
 /// Every document of `table`.
 #[query]
 pub async fn all(ctx: &QueryCtx, table: String) -> Result<Vec<Value>, FunctionError> {
-    Ok(ctx.db().query_table(&table).collect().await?.into_iter().map(Document::into_value).collect())
+    Ok(ctx
+        .db()
+        .query_table(&table)
+        .collect()
+        .await?
+        .into_iter()
+        .map(Document::into_value)
+        .collect())
 }
 
 /// Documents of `table` whose `field` equals `value`, through `index`.
 #[query]
-pub async fn by_index(ctx: &QueryCtx, table: String, index: String, field: String, value: Value) -> Result<Vec<Value>, FunctionError> {
+pub async fn by_index(
+    ctx: &QueryCtx,
+    table: String,
+    index: String,
+    field: String,
+    value: Value,
+) -> Result<Vec<Value>, FunctionError> {
     let range = convex_rs::query::IndexRange::new().eq(&field, value);
-    Ok(ctx.db().query_table(&table).with_index(&index, range).collect().await?.into_iter().map(Document::into_value).collect())
+    Ok(ctx
+        .db()
+        .query_table(&table)
+        .with_index(&index, range)
+        .collect()
+        .await?
+        .into_iter()
+        .map(Document::into_value)
+        .collect())
 }
 
 /// Inserts, patches and deletes in one transaction, reading after each step;
@@ -44,10 +77,25 @@ pub async fn by_index(ctx: &QueryCtx, table: String, index: String, field: Strin
 pub async fn read_own_writes(ctx: &MutationCtx, user: String) -> Result<Vec<Value>, FunctionError> {
     let db = ctx.db();
     let before = db.query_table("messages").collect().await?.len();
-    let id = db.insert_value("messages", Value::Object([("body".to_string(), Value::from("a")), ("user".to_string(), Value::from(user))].into())).await?;
+    let id = db
+        .insert_value(
+            "messages",
+            Value::Object(
+                [
+                    ("body".to_string(), Value::from("a")),
+                    ("user".to_string(), Value::from(user)),
+                ]
+                .into(),
+            ),
+        )
+        .await?;
     let after_insert = db.query_table("messages").collect().await?.len();
     db.patch_document(id, Patch::new().set("body", "b")).await?;
-    let by_get = db.get_document(id).await?.and_then(|d| d.fields.get("body").cloned()).unwrap_or(Value::Null);
+    let by_get = db
+        .get_document(id)
+        .await?
+        .and_then(|d| d.fields.get("body").cloned())
+        .unwrap_or(Value::Null);
     let by_scan = db
         .query_table("messages")
         .filter(convex_rs::query::field("body").eq("b"))

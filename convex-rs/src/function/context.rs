@@ -56,7 +56,9 @@ impl LogLines {
         let mut lines = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match lines.len() {
             n if n < MAX_LOG_LINES => lines.push(format!("[{}] {}", level.tag(), message)),
-            MAX_LOG_LINES => lines.push(format!("[WARN] more than {MAX_LOG_LINES} log lines; the rest were dropped")),
+            MAX_LOG_LINES => lines.push(format!(
+                "[WARN] more than {MAX_LOG_LINES} log lines; the rest were dropped"
+            )),
             _ => {}
         }
     }
@@ -77,7 +79,12 @@ pub(crate) struct TxContext {
 impl TxContext {
     pub(crate) fn new(tx: Transaction, identity: Identity) -> Arc<Self> {
         let seed = tx.snapshot_ts();
-        Arc::new(TxContext { tx, identity, logs: LogLines::default(), rng: Mutex::new(StdRng::seed_from_u64(seed)) })
+        Arc::new(TxContext {
+            tx,
+            identity,
+            logs: LogLines::default(),
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        })
     }
 }
 
@@ -93,7 +100,10 @@ macro_rules! shared_ctx_methods {
         /// A random number generator seeded from the transaction's snapshot,
         /// so re-runs draw the same numbers. Don't hold the guard across an `.await`.
         pub fn rng(&self) -> MutexGuard<'_, StdRng> {
-            self.inner.rng.lock().unwrap_or_else(PoisonError::into_inner)
+            self.inner
+                .rng
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
         }
 
         /// Who is calling.
@@ -103,7 +113,9 @@ macro_rules! shared_ctx_methods {
 
         /// Adds a `[LOG]` line to the function's log lines (shown by clients).
         pub fn log(&self, message: impl fmt::Display) {
-            self.inner.logs.push(LogLevel::Log, format_args!("{message}"));
+            self.inner
+                .logs
+                .push(LogLevel::Log, format_args!("{message}"));
         }
 
         /// Adds a log line at `level`.
@@ -135,7 +147,9 @@ pub struct MutationCtx {
 impl MutationCtx {
     /// The database, read-write.
     pub fn db(&self) -> DatabaseWriter<'_> {
-        DatabaseWriter { reader: DatabaseReader { tx: &self.inner.tx } }
+        DatabaseWriter {
+            reader: DatabaseReader { tx: &self.inner.tx },
+        }
     }
 
     shared_ctx_methods!();
@@ -149,10 +163,23 @@ pub struct DatabaseReader<'a> {
 
 impl<'a> DatabaseReader<'a> {
     /// The document with this id, if it exists.
-    pub async fn get<T: DeserializeOwned>(&self, id: Id<T>) -> Result<Option<Doc<T>>, FunctionError> {
-        let Some(doc) = self.tx.get(id.document_id()).await? else { return Ok(None) };
-        let table = self.tx.store().catalog().table_name(doc.id.table).unwrap_or_default().to_string();
-        Ok(Some(crate::query::FromDocument::from_document(doc, &table)?))
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        id: Id<T>,
+    ) -> Result<Option<Doc<T>>, FunctionError> {
+        let Some(doc) = self.tx.get(id.document_id()).await? else {
+            return Ok(None);
+        };
+        let table = self
+            .tx
+            .store()
+            .catalog()
+            .table_name(doc.id.table)
+            .unwrap_or_default()
+            .to_string();
+        Ok(Some(crate::query::FromDocument::from_document(
+            doc, &table,
+        )?))
     }
 
     /// The document with this id, untyped.
@@ -177,11 +204,11 @@ impl<'a> DatabaseReader<'a> {
     }
 
     fn table(&self, name: &str) -> Result<&'a TableMeta, FunctionError> {
-        self.tx
-            .store()
-            .catalog()
-            .table(name)
-            .ok_or_else(|| FunctionError::message(format!("table {name:?} does not exist; declare it in the schema")))
+        self.tx.store().catalog().table(name).ok_or_else(|| {
+            FunctionError::message(format!(
+                "table {name:?} does not exist; declare it in the schema"
+            ))
+        })
     }
 
     fn table_of(&self, id: DocumentId) -> Result<&'a TableMeta, FunctionError> {
@@ -208,33 +235,58 @@ impl<'a> std::ops::Deref for DatabaseWriter<'a> {
 fn object_fields(value: Value, what: &str) -> Result<BTreeMap<String, Value>, FunctionError> {
     match value {
         Value::Object(fields) => Ok(fields),
-        other => Err(FunctionError::message(format!("{what} must be an object, found {}", other.type_name()))),
+        other => Err(FunctionError::message(format!(
+            "{what} must be an object, found {}",
+            other.type_name()
+        ))),
     }
 }
 
 /// Checks a document against its table's validator (if any).
-fn validate(table: &TableMeta, catalog: &crate::store::Catalog, fields: &BTreeMap<String, Value>) -> Result<(), FunctionError> {
-    let Some(validator) = &table.definition.document else { return Ok(()) };
+fn validate(
+    table: &TableMeta,
+    catalog: &crate::store::Catalog,
+    fields: &BTreeMap<String, Value>,
+) -> Result<(), FunctionError> {
+    let Some(validator) = &table.definition.document else {
+        return Ok(());
+    };
     let result = match validator {
         Validator::Object(object) => object.validate_fields(fields, catalog),
         other => other.validate(&Value::Object(fields.clone()), catalog),
     };
-    result.map_err(|e| FunctionError::message(format!("Failed to insert or update a document: {}", e.in_table(&table.name))))
+    result.map_err(|e| {
+        FunctionError::message(format!(
+            "Failed to insert or update a document: {}",
+            e.in_table(&table.name)
+        ))
+    })
 }
 
 impl DatabaseWriter<'_> {
     /// Inserts a document into `T`'s table and returns its id.
-    pub async fn insert<T: TableType + Serialize>(&self, document: &T) -> Result<Id<T>, FunctionError> {
+    pub async fn insert<T: TableType + Serialize>(
+        &self,
+        document: &T,
+    ) -> Result<Id<T>, FunctionError> {
         let fields = object_fields(to_value(document)?, "a document")?;
         Ok(Id::new(self.insert_fields(T::TABLE_NAME, fields)?))
     }
 
     /// Inserts an untyped document (an object without system fields) into `table`.
-    pub async fn insert_value(&self, table: &str, document: Value) -> Result<DocumentId, FunctionError> {
+    pub async fn insert_value(
+        &self,
+        table: &str,
+        document: Value,
+    ) -> Result<DocumentId, FunctionError> {
         self.insert_fields(table, object_fields(document, "a document")?)
     }
 
-    fn insert_fields(&self, table: &str, fields: BTreeMap<String, Value>) -> Result<DocumentId, FunctionError> {
+    fn insert_fields(
+        &self,
+        table: &str,
+        fields: BTreeMap<String, Value>,
+    ) -> Result<DocumentId, FunctionError> {
         let meta = self.table(table)?;
         validate(meta, self.tx.store().catalog(), &fields)?;
         Ok(self.tx.insert(meta.number, fields)?)
@@ -250,7 +302,9 @@ impl DatabaseWriter<'_> {
     pub async fn patch_document(&self, id: DocumentId, patch: Patch) -> Result<(), FunctionError> {
         let meta = self.table_of(id)?;
         let Some(current) = self.tx.get(id).await? else {
-            return Err(FunctionError::message(format!("cannot patch {id}: the document does not exist")));
+            return Err(FunctionError::message(format!(
+                "cannot patch {id}: the document does not exist"
+            )));
         };
         let mut fields = current.fields;
         for name in &patch.unset {
@@ -262,19 +316,28 @@ impl DatabaseWriter<'_> {
     }
 
     /// Replaces the document's fields with `document`'s.
-    pub async fn replace<T: Serialize>(&self, id: Id<T>, document: &T) -> Result<(), FunctionError> {
-        self.replace_value(id.document_id(), to_value(document)?).await
+    pub async fn replace<T: Serialize>(
+        &self,
+        id: Id<T>,
+        document: &T,
+    ) -> Result<(), FunctionError> {
+        self.replace_value(id.document_id(), to_value(document)?)
+            .await
     }
 
     /// [`replace`](Self::replace) for an untyped id and document.
-    pub async fn replace_value(&self, id: DocumentId, document: Value) -> Result<(), FunctionError> {
+    pub async fn replace_value(
+        &self,
+        id: DocumentId,
+        document: Value,
+    ) -> Result<(), FunctionError> {
         let meta = self.table_of(id)?;
         let fields = object_fields(document, "a document")?;
         validate(meta, self.tx.store().catalog(), &fields)?;
         match self.tx.replace(id, fields).await {
-            Err(crate::store::StoreError::NotFound(_)) => {
-                Err(FunctionError::message(format!("cannot replace {id}: the document does not exist")))
-            }
+            Err(crate::store::StoreError::NotFound(_)) => Err(FunctionError::message(format!(
+                "cannot replace {id}: the document does not exist"
+            ))),
             other => Ok(other?),
         }
     }
@@ -288,9 +351,9 @@ impl DatabaseWriter<'_> {
     pub async fn delete_document(&self, id: DocumentId) -> Result<(), FunctionError> {
         self.table_of(id)?;
         match self.tx.delete(id).await {
-            Err(crate::store::StoreError::NotFound(_)) => {
-                Err(FunctionError::message(format!("cannot delete {id}: the document does not exist")))
-            }
+            Err(crate::store::StoreError::NotFound(_)) => Err(FunctionError::message(format!(
+                "cannot delete {id}: the document does not exist"
+            ))),
             other => Ok(other?),
         }
     }
@@ -332,7 +395,10 @@ impl Patch {
     /// Sets every field of a serializable struct or map (`None` fields become `null`).
     pub fn from_fields(fields: &impl Serialize) -> Result<Self, FunctionError> {
         let set = object_fields(to_value(fields)?, "a patch")?;
-        Ok(Patch { set, unset: BTreeSet::new() })
+        Ok(Patch {
+            set,
+            unset: BTreeSet::new(),
+        })
     }
 }
 
@@ -360,7 +426,11 @@ impl ActionCtx {
         self.logs.push(level, format_args!("{message}"));
     }
 
-    async fn call<F: FunctionInfo>(&self, kind: FunctionKind, args: F::Args) -> Result<F::Output, FunctionError> {
+    async fn call<F: FunctionInfo>(
+        &self,
+        kind: FunctionKind,
+        args: F::Args,
+    ) -> Result<F::Output, FunctionError> {
         if F::ENTRY.kind != kind {
             return Err(FunctionError::message(format!(
                 "{} is a {}, not a {kind}; call it with the matching run_* method",
@@ -373,31 +443,58 @@ impl ActionCtx {
             .registry()
             .path_of(F::ENTRY)
             .cloned()
-            .ok_or_else(|| FunctionError::message(format!("{} is not registered in this app", F::ENTRY.name)))?;
-        let value = self.call_path(kind, &path.to_string(), to_value(&args)?).await?;
+            .ok_or_else(|| {
+                FunctionError::message(format!("{} is not registered in this app", F::ENTRY.name))
+            })?;
+        let value = self
+            .call_path(kind, &path.to_string(), to_value(&args)?)
+            .await?;
         Ok(from_value(value)?)
     }
 
-    async fn call_path(&self, kind: FunctionKind, path: &str, args: Value) -> Result<Value, FunctionError> {
-        let outcome = self.runner.run(kind, path, args, self.identity.clone(), Caller::Function).await;
+    async fn call_path(
+        &self,
+        kind: FunctionKind,
+        path: &str,
+        args: Value,
+    ) -> Result<Value, FunctionError> {
+        let outcome = self
+            .runner
+            .run(kind, path, args, self.identity.clone(), Caller::Function)
+            .await;
         for line in &outcome.log_lines {
-            self.logs.0.lock().unwrap_or_else(PoisonError::into_inner).push(line.clone());
+            self.logs
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line.clone());
         }
-        outcome.result.map_err(|f| FunctionError::of(f.kind, f.message, f.data))
+        outcome
+            .result
+            .map_err(|f| FunctionError::of(f.kind, f.message, f.data))
     }
 
     /// Runs a query (in its own transaction at the latest snapshot).
-    pub async fn run_query<F: FunctionInfo>(&self, args: F::Args) -> Result<F::Output, FunctionError> {
+    pub async fn run_query<F: FunctionInfo>(
+        &self,
+        args: F::Args,
+    ) -> Result<F::Output, FunctionError> {
         self.call::<F>(FunctionKind::Query, args).await
     }
 
     /// Runs a mutation (its own transaction, committed before this returns).
-    pub async fn run_mutation<F: FunctionInfo>(&self, args: F::Args) -> Result<F::Output, FunctionError> {
+    pub async fn run_mutation<F: FunctionInfo>(
+        &self,
+        args: F::Args,
+    ) -> Result<F::Output, FunctionError> {
         self.call::<F>(FunctionKind::Mutation, args).await
     }
 
     /// Runs another action.
-    pub async fn run_action<F: FunctionInfo>(&self, args: F::Args) -> Result<F::Output, FunctionError> {
+    pub async fn run_action<F: FunctionInfo>(
+        &self,
+        args: F::Args,
+    ) -> Result<F::Output, FunctionError> {
         self.call::<F>(FunctionKind::Action, args).await
     }
 
@@ -407,12 +504,20 @@ impl ActionCtx {
     }
 
     /// Runs a mutation by path with untyped arguments.
-    pub async fn run_mutation_by_path(&self, path: &str, args: Value) -> Result<Value, FunctionError> {
+    pub async fn run_mutation_by_path(
+        &self,
+        path: &str,
+        args: Value,
+    ) -> Result<Value, FunctionError> {
         self.call_path(FunctionKind::Mutation, path, args).await
     }
 
     /// Runs an action by path with untyped arguments.
-    pub async fn run_action_by_path(&self, path: &str, args: Value) -> Result<Value, FunctionError> {
+    pub async fn run_action_by_path(
+        &self,
+        path: &str,
+        args: Value,
+    ) -> Result<Value, FunctionError> {
         self.call_path(FunctionKind::Action, path, args).await
     }
 }

@@ -50,7 +50,11 @@ fn plain_json_to_value(json: &serde_json::Value) -> Value {
         J::Number(n) => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
         J::String(s) => Value::String(s.clone()),
         J::Array(a) => Value::Array(a.iter().map(plain_json_to_value).collect()),
-        J::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), plain_json_to_value(v))).collect()),
+        J::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), plain_json_to_value(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -96,11 +100,22 @@ impl FunctionError {
 
     /// An argument validation error.
     pub fn invalid_arguments(message: impl fmt::Display) -> Self {
-        FunctionError::of(FailureKind::InvalidArguments, format!("ArgumentValidationError: {message}"), None)
+        FunctionError::of(
+            FailureKind::InvalidArguments,
+            format!("ArgumentValidationError: {message}"),
+            None,
+        )
     }
 
     pub(crate) fn of(kind: FailureKind, message: String, data: Option<Value>) -> Self {
-        FunctionError { failure: FunctionFailure { kind, message, data }, retry: None }
+        FunctionError {
+            failure: FunctionFailure {
+                kind,
+                message,
+                data,
+            },
+            retry: None,
+        }
     }
 
     pub(crate) fn system(message: impl fmt::Display) -> Self {
@@ -128,21 +143,35 @@ impl FunctionError {
 
     fn from_store(e: StoreError) -> Self {
         match e {
-            StoreError::Sqlite(_) | StoreError::Corrupt(_) | StoreError::Closed | StoreError::Catalog(_) => {
-                FunctionError::system(e)
-            }
+            StoreError::Sqlite(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Closed
+            | StoreError::Catalog(_) => FunctionError::system(e),
             other => FunctionError::message(other),
         }
     }
 
     fn from_commit(e: CommitError) -> Self {
         let retry = match &e {
-            CommitError::Conflict { conflicting_ts, .. } => Some(RetryHint::Conflict(*conflicting_ts)),
+            CommitError::Conflict { conflicting_ts, .. } => {
+                Some(RetryHint::Conflict(*conflicting_ts))
+            }
             CommitError::SnapshotTooOld { .. } => Some(RetryHint::Fresh),
             _ => None,
         };
-        let kind = if retry.is_some() { FailureKind::Conflict } else { FailureKind::System };
-        FunctionError { failure: FunctionFailure { kind, message: e.to_string(), data: None }, retry }
+        let kind = if retry.is_some() {
+            FailureKind::Conflict
+        } else {
+            FailureKind::System
+        };
+        FunctionError {
+            failure: FunctionFailure {
+                kind,
+                message: e.to_string(),
+                data: None,
+            },
+            retry,
+        }
     }
 }
 
@@ -183,7 +212,12 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for FunctionError {
             Err(b) => b,
         };
         let boxed = match boxed.downcast::<FunctionFailure>() {
-            Ok(f) => return FunctionError { failure: *f, retry: None },
+            Ok(f) => {
+                return FunctionError {
+                    failure: *f,
+                    retry: None,
+                };
+            }
             Err(b) => b,
         };
         match boxed.downcast::<ValueError>() {
@@ -219,7 +253,9 @@ mod tests {
     #[test]
     fn convex_error_keeps_its_data() {
         fn body() -> Result<(), FunctionError> {
-            Err(ConvexError::from_json(serde_json::json!({"code": "EMPTY_BODY"})))?
+            Err(ConvexError::from_json(
+                serde_json::json!({"code": "EMPTY_BODY"}),
+            ))?
         }
         let e = body().unwrap_err();
         assert_eq!(e.kind(), FailureKind::User);
@@ -230,10 +266,17 @@ mod tests {
     #[test]
     fn other_errors_become_messages_and_store_failures_are_system() {
         let e: FunctionError = std::io::Error::other("boom").into();
-        assert_eq!((e.kind(), e.to_string().as_str()), (FailureKind::User, "boom"));
+        assert_eq!(
+            (e.kind(), e.to_string().as_str()),
+            (FailureKind::User, "boom")
+        );
         let e: FunctionError = StoreError::Closed.into();
         assert_eq!(e.kind(), FailureKind::System);
-        let e: FunctionError = CommitError::Conflict { table: "t".into(), conflicting_ts: 5 }.into();
+        let e: FunctionError = CommitError::Conflict {
+            table: "t".into(),
+            conflicting_ts: 5,
+        }
+        .into();
         assert_eq!(e.kind(), FailureKind::Conflict);
         assert!(matches!(e.retry_hint(), Some(RetryHint::Conflict(5))));
     }

@@ -18,12 +18,14 @@ mod runner;
 
 pub use crate::query::{Doc, FromDocument};
 pub use crate::store::Document;
-pub use context::{ActionCtx, DatabaseReader, DatabaseWriter, LogLevel, MutationCtx, Patch, QueryCtx};
+pub use context::{
+    ActionCtx, DatabaseReader, DatabaseWriter, LogLevel, MutationCtx, Patch, QueryCtx,
+};
 pub use error::{ConvexError, FailureKind, FunctionError, FunctionFailure};
 pub use identity::{Identity, UserIdentity};
 pub use path::{FunctionPath, InvalidPath};
 pub use registry::{
-    FunctionEntry, FunctionInfo, FunctionKind, IntoFunctionOutput, Invoker, RegisteredFunction, Registry,
-    Visibility,
+    FunctionEntry, FunctionInfo, FunctionKind, IntoFunctionOutput, Invoker, RegisteredFunction,
+    Registry, Visibility,
 };
-pub use runner::{Caller, FunctionOutcome, QueryOutcome, Runner, RunnerConfig};
+pub use runner::{Caller, FunctionOutcome, QueryOutcome, RequestKey, Runner, RunnerConfig};

@@ -23,14 +23,20 @@ pub struct InvalidPath {
 impl FunctionPath {
     /// Builds a path from its parts.
     pub fn new(module: impl Into<String>, name: impl Into<String>) -> Self {
-        FunctionPath { module: module.into(), name: name.into() }
+        FunctionPath {
+            module: module.into(),
+            name: name.into(),
+        }
     }
 
     /// Parses any form the official clients send: `messages`, `messages:default`,
     /// `messages:list`, `messages.js:list`, `dir/file:fn`. The function name
     /// defaults to `default`; a trailing `.js` on the module is dropped.
     pub fn parse(path: &str) -> Result<Self, InvalidPath> {
-        let invalid = |reason: &str| InvalidPath { path: path.to_string(), reason: reason.to_string() };
+        let invalid = |reason: &str| InvalidPath {
+            path: path.to_string(),
+            reason: reason.to_string(),
+        };
         let (module, name) = match path.rsplit_once(':') {
             Some((m, n)) => (m, n),
             None => (path, "default"),
@@ -40,19 +46,33 @@ impl FunctionPath {
             return Err(invalid("the module is empty"));
         }
         for component in module.split('/') {
-            let ok_chars = component.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
-            if component.is_empty() || component.len() > 64 || !ok_chars || !component.chars().any(|c| c.is_ascii_alphanumeric()) {
-                return Err(invalid("module path components are 1-64 letters, digits, '_', '-' or '.'"));
+            let ok_chars = component
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
+            if component.is_empty()
+                || component.len() > 64
+                || !ok_chars
+                || !component.chars().any(|c| c.is_ascii_alphanumeric())
+            {
+                return Err(invalid(
+                    "module path components are 1-64 letters, digits, '_', '-' or '.'",
+                ));
             }
         }
         let name_ok = !name.is_empty()
             && name.len() <= 64
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
         if !name_ok {
             return Err(invalid("the function name must be an identifier"));
         }
-        Ok(FunctionPath { module: module.to_string(), name: name.to_string() })
+        Ok(FunctionPath {
+            module: module.to_string(),
+            name: name.to_string(),
+        })
     }
 
     /// The module (`messages`, `dir/file`).

@@ -151,7 +151,8 @@ where
     type Output = T;
     fn into_function_output(self) -> Result<Value, FunctionError> {
         let value = self.map_err(Into::into)?;
-        to_value(&value).map_err(|e| FunctionError::message(format!("cannot encode the return value: {e}")))
+        to_value(&value)
+            .map_err(|e| FunctionError::message(format!("cannot encode the return value: {e}")))
     }
 }
 
@@ -175,13 +176,19 @@ pub struct Registry {
 
 impl Registry {
     /// Adds a function; returns the already registered one if the path is taken.
-    pub(crate) fn insert(&mut self, path: FunctionPath, entry: &'static FunctionEntry) -> Result<(), &'static FunctionEntry> {
+    pub(crate) fn insert(
+        &mut self,
+        path: FunctionPath,
+        entry: &'static FunctionEntry,
+    ) -> Result<(), &'static FunctionEntry> {
         if let Some(existing) = self.by_path.get(&path) {
             return Err(existing.entry);
         }
         let args = validator_from_json_schema((entry.args_schema)().as_value());
-        self.by_entry.insert(entry as *const FunctionEntry as usize, path.clone());
-        self.by_path.insert(path.clone(), RegisteredFunction { path, entry, args });
+        self.by_entry
+            .insert(entry as *const FunctionEntry as usize, path.clone());
+        self.by_path
+            .insert(path.clone(), RegisteredFunction { path, entry, args });
         Ok(())
     }
 

@@ -9,11 +9,22 @@ use rand::RngExt;
 use super::context::{LogLines, TxContext};
 use super::error::RetryHint;
 use super::{
-    ActionCtx, FailureKind, FunctionError, FunctionFailure, FunctionKind, FunctionPath, Identity, Invoker,
-    MutationCtx, QueryCtx, RegisteredFunction, Registry, Visibility,
+    ActionCtx, FailureKind, FunctionError, FunctionFailure, FunctionKind, FunctionPath, Identity,
+    Invoker, MutationCtx, QueryCtx, RegisteredFunction, Registry, Visibility,
 };
-use crate::store::{ReadSet, Store};
+use crate::query::{IndexRange, Query};
+use crate::schema::MUTATION_LOG_TABLE;
+use crate::store::{Document, ReadSet, Store};
 use crate::value::{MAX_ARGS_SIZE, Value, check_value};
+
+/// Identifies one request of one client session, so a re-sent mutation runs once.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RequestKey {
+    /// The client's session id.
+    pub session: String,
+    /// The request id within the session.
+    pub request: u32,
+}
 
 /// Who is calling, which decides whether internal functions are visible.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +83,8 @@ pub struct QueryOutcome {
     pub ts: u64,
     /// Everything it read.
     pub read_set: ReadSet,
+    /// The journal to start a re-execution of the same subscription from.
+    pub journal: Option<String>,
 }
 
 /// Executes an app's functions against a store. Cheap to clone.
@@ -91,13 +104,24 @@ struct RunnerInner {
 }
 
 fn failure(kind: FailureKind, message: String) -> FunctionFailure {
-    FunctionFailure { kind, message, data: None }
+    FunctionFailure {
+        kind,
+        message,
+        data: None,
+    }
 }
 
 impl Runner {
     /// A runner over `store` for the functions in `registry`.
     pub fn new(store: Store, registry: Registry, config: RunnerConfig) -> Self {
-        Runner { inner: Arc::new(RunnerInner { store, registry, config, mutation_gate: tokio::sync::RwLock::new(()) }) }
+        Runner {
+            inner: Arc::new(RunnerInner {
+                store,
+                registry,
+                config,
+                mutation_gate: tokio::sync::RwLock::new(()),
+            }),
+        }
     }
 
     /// The store.
@@ -112,9 +136,19 @@ impl Runner {
 
     /// Looks up a function and checks that `caller` may call it as `kind`.
     /// Errors are the messages Convex clients expect.
-    pub fn resolve(&self, kind: FunctionKind, path: &str, caller: Caller) -> Result<&RegisteredFunction, FunctionFailure> {
+    pub fn resolve(
+        &self,
+        kind: FunctionKind,
+        path: &str,
+        caller: Caller,
+    ) -> Result<&RegisteredFunction, FunctionFailure> {
         let not_found = || {
-            failure(FailureKind::NotFound, format!("Could not find public function for '{path}'. Did you forget to run the code generator or register the function?"))
+            failure(
+                FailureKind::NotFound,
+                format!(
+                    "Could not find public function for '{path}'. Did you forget to run the code generator or register the function?"
+                ),
+            )
         };
         let parsed = FunctionPath::parse(path).map_err(|_| not_found())?;
         let function = self.inner.registry.get(&parsed).ok_or_else(not_found)?;
@@ -124,20 +158,32 @@ impl Runner {
         if function.entry.kind != kind {
             return Err(failure(
                 FailureKind::NotFound,
-                format!("Trying to execute {parsed} as {kind}, but it is defined as {}.", function.entry.kind),
+                format!(
+                    "Trying to execute {parsed} as {kind}, but it is defined as {}.",
+                    function.entry.kind
+                ),
             ));
         }
         Ok(function)
     }
 
-    fn check_args(&self, function: &RegisteredFunction, args: &Value) -> Result<(), FunctionFailure> {
+    fn check_args(
+        &self,
+        function: &RegisteredFunction,
+        args: &Value,
+    ) -> Result<(), FunctionFailure> {
         let invalid = |m: String| FunctionError::invalid_arguments(m).into_failure();
         if !matches!(args, Value::Object(_)) {
-            return Err(invalid(format!("arguments must be an object, found {}", args.type_name())));
+            return Err(invalid(format!(
+                "arguments must be an object, found {}",
+                args.type_name()
+            )));
         }
         let size = args.size();
         if size > MAX_ARGS_SIZE {
-            return Err(invalid(format!("arguments are {size} bytes; the limit is {MAX_ARGS_SIZE}")));
+            return Err(invalid(format!(
+                "arguments are {size} bytes; the limit is {MAX_ARGS_SIZE}"
+            )));
         }
         check_value(args).map_err(|e| invalid(e.to_string()))?;
         function
@@ -147,9 +193,20 @@ impl Runner {
     }
 
     /// Runs any function by kind and path.
-    pub async fn run(&self, kind: FunctionKind, path: &str, args: Value, identity: Identity, caller: Caller) -> FunctionOutcome {
+    pub async fn run(
+        &self,
+        kind: FunctionKind,
+        path: &str,
+        args: Value,
+        identity: Identity,
+        caller: Caller,
+    ) -> FunctionOutcome {
         match kind {
-            FunctionKind::Query => self.run_query(path, args, identity, caller, None).await.outcome,
+            FunctionKind::Query => {
+                self.run_query(path, args, identity, caller, None)
+                    .await
+                    .outcome
+            }
             FunctionKind::Mutation => self.run_mutation(path, args, identity, caller).await,
             FunctionKind::Action => self.run_action(path, args, identity, caller).await,
         }
@@ -164,10 +221,30 @@ impl Runner {
         caller: Caller,
         ts: Option<u64>,
     ) -> QueryOutcome {
+        self.run_query_with_journal(path, args, identity, caller, ts, None)
+            .await
+    }
+
+    /// Runs a query at `ts` (or the latest snapshot), re-using the decisions
+    /// recorded in `journal` by an earlier execution of the same subscription.
+    pub async fn run_query_with_journal(
+        &self,
+        path: &str,
+        args: Value,
+        identity: Identity,
+        caller: Caller,
+        ts: Option<u64>,
+        journal: Option<String>,
+    ) -> QueryOutcome {
         let failed = |f: FunctionFailure, ts: u64| QueryOutcome {
-            outcome: FunctionOutcome { result: Err(f), log_lines: Vec::new(), ts: Some(ts) },
+            outcome: FunctionOutcome {
+                result: Err(f),
+                log_lines: Vec::new(),
+                ts: Some(ts),
+            },
             ts,
             read_set: ReadSet::new(),
+            journal: None,
         };
         let latest = self.inner.store.latest_ts();
         let function = match self.resolve(FunctionKind::Query, path, caller) {
@@ -185,13 +262,18 @@ impl Runner {
             },
         };
         let Invoker::Query(invoke) = function.entry.invoke else {
-            return failed(failure(FailureKind::System, "registry kind mismatch".into()), latest);
+            return failed(
+                failure(FailureKind::System, "registry kind mismatch".into()),
+                latest,
+            );
         };
         let snapshot = tx.snapshot_ts();
+        tx.set_journal(journal);
         let ctx = TxContext::new(tx, identity);
         let result = invoke(QueryCtx { inner: ctx.clone() }, args).await;
         let result = result.and_then(check_result_size);
         let read_set = ctx.tx.read_set();
+        let journal = ctx.tx.journal();
         QueryOutcome {
             outcome: FunctionOutcome {
                 result: result.map_err(FunctionError::into_failure),
@@ -200,12 +282,39 @@ impl Runner {
             },
             ts: snapshot,
             read_set,
+            journal,
         }
     }
 
     /// Runs a mutation, re-running it on conflicts, and commits it.
-    pub async fn run_mutation(&self, path: &str, args: Value, identity: Identity, caller: Caller) -> FunctionOutcome {
-        let failed = |f: FunctionFailure| FunctionOutcome { result: Err(f), log_lines: Vec::new(), ts: None };
+    pub async fn run_mutation(
+        &self,
+        path: &str,
+        args: Value,
+        identity: Identity,
+        caller: Caller,
+    ) -> FunctionOutcome {
+        self.run_mutation_once(path, args, identity, caller, None)
+            .await
+    }
+
+    /// Like [`run_mutation`](Self::run_mutation), but if the same `request` of
+    /// the same session already committed, returns its recorded result instead
+    /// of running again. The record is written in the mutation's own
+    /// transaction, so "ran" and "recorded" are one atomic fact, across restarts.
+    pub async fn run_mutation_once(
+        &self,
+        path: &str,
+        args: Value,
+        identity: Identity,
+        caller: Caller,
+        request: Option<RequestKey>,
+    ) -> FunctionOutcome {
+        let failed = |f: FunctionFailure| FunctionOutcome {
+            result: Err(f),
+            log_lines: Vec::new(),
+            ts: None,
+        };
         let function = match self.resolve(FunctionKind::Mutation, path, caller) {
             Ok(f) => f,
             Err(f) => return failed(f),
@@ -214,7 +323,10 @@ impl Runner {
             return failed(f);
         }
         let Invoker::Mutation(invoke) = function.entry.invoke else {
-            return failed(failure(FailureKind::System, "registry kind mismatch".into()));
+            return failed(failure(
+                FailureKind::System,
+                "registry kind mismatch".into(),
+            ));
         };
         let config = self.inner.config;
         let mut backoff = config.initial_backoff;
@@ -226,16 +338,47 @@ impl Runner {
             } else {
                 (Some(gate.read().await), None)
             };
-            let ctx = TxContext::new(self.inner.store.begin(), identity.clone());
-            let result = invoke(MutationCtx { inner: ctx.clone() }, args.clone()).await.and_then(check_result_size);
+            let tx = self.inner.store.begin();
+            if let Some(request) = &request {
+                match recorded_result(&tx, request).await {
+                    Ok(Some(value)) => {
+                        return FunctionOutcome {
+                            result: Ok(value),
+                            log_lines: Vec::new(),
+                            ts: Some(tx.snapshot_ts()),
+                        };
+                    }
+                    Ok(None) => {}
+                    Err(e) => return failed(e.into_failure()),
+                }
+            }
+            let ctx = TxContext::new(tx, identity.clone());
+            let result = invoke(MutationCtx { inner: ctx.clone() }, args.clone())
+                .await
+                .and_then(check_result_size);
+            let result = match (result, &request) {
+                (Ok(value), Some(request)) => {
+                    record_result(&ctx.tx, request, &value).map(|()| value)
+                }
+                (result, _) => result,
+            };
             let Ok(ctx) = Arc::try_unwrap(ctx) else {
-                return failed(failure(FailureKind::System, "the mutation context outlived the mutation".into()));
+                return failed(failure(
+                    FailureKind::System,
+                    "the mutation context outlived the mutation".into(),
+                ));
             };
             let log_lines = ctx.logs.take();
             let error = match result {
                 Err(e) => e,
                 Ok(value) => match self.inner.store.commit(ctx.tx).await {
-                    Ok(ts) => return FunctionOutcome { result: Ok(value), log_lines, ts: Some(ts) },
+                    Ok(ts) => {
+                        return FunctionOutcome {
+                            result: Ok(value),
+                            log_lines,
+                            ts: Some(ts),
+                        };
+                    }
                     Err(e) => FunctionError::from(e),
                 },
             };
@@ -246,7 +389,11 @@ impl Runner {
                 if hint.is_some() {
                     f.message = format!("{} (gave up after {attempt} attempts)", f.message);
                 }
-                return FunctionOutcome { result: Err(f), log_lines, ts: None };
+                return FunctionOutcome {
+                    result: Err(f),
+                    log_lines,
+                    ts: None,
+                };
             }
             if let Some(RetryHint::Conflict(ts)) = hint {
                 // The conflicting commit may not be visible yet; retrying
@@ -263,8 +410,18 @@ impl Runner {
     }
 
     /// Runs an action.
-    pub async fn run_action(&self, path: &str, args: Value, identity: Identity, caller: Caller) -> FunctionOutcome {
-        let failed = |f: FunctionFailure| FunctionOutcome { result: Err(f), log_lines: Vec::new(), ts: None };
+    pub async fn run_action(
+        &self,
+        path: &str,
+        args: Value,
+        identity: Identity,
+        caller: Caller,
+    ) -> FunctionOutcome {
+        let failed = |f: FunctionFailure| FunctionOutcome {
+            result: Err(f),
+            log_lines: Vec::new(),
+            ts: None,
+        };
         let function = match self.resolve(FunctionKind::Action, path, caller) {
             Ok(f) => f,
             Err(f) => return failed(f),
@@ -273,13 +430,76 @@ impl Runner {
             return failed(f);
         }
         let Invoker::Action(invoke) = function.entry.invoke else {
-            return failed(failure(FailureKind::System, "registry kind mismatch".into()));
+            return failed(failure(
+                FailureKind::System,
+                "registry kind mismatch".into(),
+            ));
         };
         let logs = Arc::new(LogLines::default());
-        let ctx = ActionCtx { runner: self.clone(), identity, logs: logs.clone() };
+        let ctx = ActionCtx {
+            runner: self.clone(),
+            identity,
+            logs: logs.clone(),
+        };
         let result = invoke(ctx, args).await.and_then(check_result_size);
-        FunctionOutcome { result: result.map_err(FunctionError::into_failure), log_lines: logs.take(), ts: None }
+        FunctionOutcome {
+            result: result.map_err(FunctionError::into_failure),
+            log_lines: logs.take(),
+            ts: None,
+        }
     }
+}
+
+async fn recorded_result(
+    tx: &crate::store::Transaction,
+    request: &RequestKey,
+) -> Result<Option<Value>, FunctionError> {
+    let range = IndexRange::new()
+        .eq("session", request.session.as_str())
+        .eq("request", f64::from(request.request));
+    let found = Query::<Document>::new(tx, MUTATION_LOG_TABLE)
+        .with_index("by_request", range)
+        .first()
+        .await?;
+    match found {
+        None => Ok(None),
+        Some(doc) if doc.fields.contains_key("tooLarge") => Err(FunctionError::message(
+            "this mutation already ran, but its result was too large to keep for a re-send; read the data again instead",
+        )),
+        Some(doc) => Ok(Some(
+            doc.fields.get("result").cloned().unwrap_or(Value::Null),
+        )),
+    }
+}
+
+/// Largest result kept in the mutation log; a re-send of a mutation whose
+/// result was larger (or could not be stored as a document) gets an error
+/// instead of running twice.
+const MAX_RECORDED_RESULT: usize = 512 << 10;
+
+fn record_result(
+    tx: &crate::store::Transaction,
+    request: &RequestKey,
+    value: &Value,
+) -> Result<(), FunctionError> {
+    let Some(table) = tx.store().catalog().table(MUTATION_LOG_TABLE) else {
+        return Ok(()); // a store opened without system tables: no de-duplication
+    };
+    let base = [
+        ("session".to_string(), Value::from(request.session.as_str())),
+        (
+            "request".to_string(),
+            Value::Float64(f64::from(request.request)),
+        ),
+    ];
+    let mut fields: std::collections::BTreeMap<String, Value> = base.clone().into();
+    fields.insert("result".to_string(), value.clone());
+    if value.size() > MAX_RECORDED_RESULT || crate::value::check_document(&fields).is_err() {
+        fields = base.into();
+        fields.insert("tooLarge".to_string(), Value::Boolean(true));
+    }
+    tx.insert(table.number, fields)?;
+    Ok(())
 }
 
 fn check_result_size(value: Value) -> Result<Value, FunctionError> {

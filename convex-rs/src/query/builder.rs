@@ -1,7 +1,9 @@
 use std::marker::PhantomData;
 
 use super::cursor::Cursor;
-use super::{Expr, FromDocument, IndexRange, MAX_PAGE_ITEMS, PaginationOptions, PaginationResult, QueryError};
+use super::{
+    Expr, FromDocument, IndexRange, MAX_PAGE_ITEMS, PaginationOptions, PaginationResult, QueryError,
+};
 use crate::store::{Document, IndexMeta, KeyInterval, Order, StoreError, TableMeta, Transaction};
 
 /// A query over one table, built step by step and run by one of the
@@ -26,8 +28,20 @@ pub struct Query<'tx, T> {
 impl<'tx, T: FromDocument> Query<'tx, T> {
     /// A query over the table named `table`.
     pub fn new(tx: &'tx Transaction, table: &str) -> Self {
-        let table = tx.store().catalog().table(table).cloned().ok_or_else(|| table.to_string());
-        Query { tx, table, index: None, filter: None, order: Order::Asc, _out: PhantomData }
+        let table = tx
+            .store()
+            .catalog()
+            .table(table)
+            .cloned()
+            .ok_or_else(|| table.to_string());
+        Query {
+            tx,
+            table,
+            index: None,
+            filter: None,
+            order: Order::Asc,
+            _out: PhantomData,
+        }
     }
 
     /// Scans `range` of the named index instead of the whole table.
@@ -52,19 +66,30 @@ impl<'tx, T: FromDocument> Query<'tx, T> {
     }
 
     fn plan(&self) -> Result<(&TableMeta, IndexMeta, KeyInterval), QueryError> {
-        let table = self.table.as_ref().map_err(|name| StoreError::UnknownTable(name.clone()))?;
+        let table = self
+            .table
+            .as_ref()
+            .map_err(|name| StoreError::UnknownTable(name.clone()))?;
         let catalog = self.tx.store().catalog();
         let (index, interval) = match &self.index {
             None => {
-                let index = catalog.index(table.by_creation_time).cloned().ok_or_else(|| {
-                    StoreError::Catalog(format!("table {} has no by_creation_time index", table.name))
-                })?;
+                let index = catalog
+                    .index(table.by_creation_time)
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::Catalog(format!(
+                            "table {} has no by_creation_time index",
+                            table.name
+                        ))
+                    })?;
                 (index, KeyInterval::all())
             }
             Some((name, range)) => {
-                let index = catalog.index_by_name(table, name).cloned().ok_or_else(|| StoreError::UnknownIndex {
-                    table: table.name.clone(),
-                    index: name.clone(),
+                let index = catalog.index_by_name(table, name).cloned().ok_or_else(|| {
+                    StoreError::UnknownIndex {
+                        table: table.name.clone(),
+                        index: name.clone(),
+                    }
                 })?;
                 let interval = range.to_interval(&table.name, &index)?;
                 (index, interval)
@@ -101,7 +126,9 @@ impl<'tx, T: FromDocument> Query<'tx, T> {
     }
 
     fn convert(&self, docs: Vec<Document>, table: &TableMeta) -> Result<Vec<T>, QueryError> {
-        docs.into_iter().map(|d| T::from_document(d, &table.name)).collect()
+        docs.into_iter()
+            .map(|d| T::from_document(d, &table.name))
+            .collect()
     }
 
     /// Every matching document.
@@ -157,7 +184,10 @@ impl<'tx, T: FromDocument> Query<'tx, T> {
 
     /// One page of results, Convex-style: re-running with the returned
     /// `continue_cursor` as `end_cursor` covers exactly the same key range.
-    pub async fn paginate(self, options: &PaginationOptions) -> Result<PaginationResult<T>, QueryError> {
+    pub async fn paginate(
+        self,
+        options: &PaginationOptions,
+    ) -> Result<PaginationResult<T>, QueryError> {
         let (table, index, mut interval) = self.plan()?;
         let num_items = options.num_items;
         if !(num_items >= 1.0 && num_items <= MAX_PAGE_ITEMS as f64 && num_items.fract() == 0.0) {
@@ -170,11 +200,22 @@ impl<'tx, T: FromDocument> Query<'tx, T> {
             None => None,
             Some(m) if m >= 1.0 => Some(m as usize),
             Some(m) => {
-                return Err(QueryError::InvalidPagination(format!("maximumRowsRead must be at least 1, got {m}")));
+                return Err(QueryError::InvalidPagination(format!(
+                    "maximumRowsRead must be at least 1, got {m}"
+                )));
             }
         };
         let start = options.cursor.as_deref().map(Cursor::decode).transpose()?;
-        let end = options.end_cursor.as_deref().map(Cursor::decode).transpose()?;
+        // A re-execution of a subscribed page keeps the end it had the first
+        // time (its journal), so pages neither gap nor overlap as data changes.
+        let first_paginate = self.tx.journal().is_none();
+        let journal_end = if first_paginate {
+            self.tx.journal_input()
+        } else {
+            None
+        };
+        let end_cursor = options.end_cursor.clone().or(journal_end);
+        let end = end_cursor.as_deref().map(Cursor::decode).transpose()?;
         let done = |cursor: Cursor| PaginationResult {
             page: Vec::new(),
             is_done: true,
@@ -193,10 +234,16 @@ impl<'tx, T: FromDocument> Query<'tx, T> {
         let mut page = Vec::new();
         let limit = if end.is_some() { usize::MAX } else { num_items };
         let (exhausted, last_key, hit_row_limit) = self
-            .run(&index, interval, num_items.saturating_add(1), max_rows, |d| {
-                page.push(d);
-                page.len() < limit
-            })
+            .run(
+                &index,
+                interval,
+                num_items.saturating_add(1),
+                max_rows,
+                |d| {
+                    page.push(d);
+                    page.len() < limit
+                },
+            )
             .await?;
         let (is_done, continue_cursor) = match end {
             Some(end) => (end == Cursor::End, end),
@@ -206,10 +253,14 @@ impl<'tx, T: FromDocument> Query<'tx, T> {
                 None => (true, Cursor::End),
             },
         };
+        let continue_cursor = continue_cursor.encode();
+        if first_paginate {
+            self.tx.record_journal(continue_cursor.clone());
+        }
         Ok(PaginationResult {
             page: self.convert(page, table)?,
             is_done,
-            continue_cursor: continue_cursor.encode(),
+            continue_cursor,
             split_cursor: None,
             page_status: hit_row_limit.then(|| "SplitRecommended".to_string()),
         })
@@ -220,7 +271,9 @@ impl<'tx, T: FromDocument> Query<'tx, T> {
 fn narrow_after(interval: &mut KeyInterval, key: &[u8], order: Order) {
     match order {
         Order::Asc => {
-            let next = crate::store::KeyInterval::point(key).end.unwrap_or_default();
+            let next = crate::store::KeyInterval::point(key)
+                .end
+                .unwrap_or_default();
             if next > interval.start {
                 interval.start = next;
             }
@@ -237,7 +290,9 @@ fn narrow_after(interval: &mut KeyInterval, key: &[u8], order: Order) {
 fn narrow_through(interval: &mut KeyInterval, key: &[u8], order: Order) {
     match order {
         Order::Asc => {
-            let through = crate::store::KeyInterval::point(key).end.unwrap_or_default();
+            let through = crate::store::KeyInterval::point(key)
+                .end
+                .unwrap_or_default();
             if interval.end.as_ref().is_none_or(|end| through < *end) {
                 interval.end = Some(through);
             }

@@ -31,13 +31,15 @@ impl Cursor {
 
     /// Parses the string form.
     pub fn decode(s: &str) -> Result<Cursor, QueryError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| QueryError::InvalidCursor(format!("{s:?} is not a cursor returned by this server")))?;
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| {
+            QueryError::InvalidCursor(format!("{s:?} is not a cursor returned by this server"))
+        })?;
         match bytes.split_first() {
             Some((&AFTER, key)) => Ok(Cursor::After(key.to_vec())),
             Some((&END, [])) => Ok(Cursor::End),
-            _ => Err(QueryError::InvalidCursor(format!("{s:?} is not a cursor returned by this server"))),
+            _ => Err(QueryError::InvalidCursor(format!(
+                "{s:?} is not a cursor returned by this server"
+            ))),
         }
     }
 }
@@ -48,11 +50,26 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_garbage() {
-        for c in [Cursor::End, Cursor::After(vec![]), Cursor::After(vec![0, 255, 7])] {
+        for c in [
+            Cursor::End,
+            Cursor::After(vec![]),
+            Cursor::After(vec![0, 255, 7]),
+        ] {
             assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         }
-        assert!(matches!(Cursor::decode("!!"), Err(QueryError::InvalidCursor(_))));
-        assert!(matches!(Cursor::decode(""), Err(QueryError::InvalidCursor(_))));
-        assert!(Cursor::decode("AA").unwrap_err().to_string().starts_with("InvalidCursor"));
+        assert!(matches!(
+            Cursor::decode("!!"),
+            Err(QueryError::InvalidCursor(_))
+        ));
+        assert!(matches!(
+            Cursor::decode(""),
+            Err(QueryError::InvalidCursor(_))
+        ));
+        assert!(
+            Cursor::decode("AA")
+                .unwrap_err()
+                .to_string()
+                .starts_with("InvalidCursor")
+        );
     }
 }

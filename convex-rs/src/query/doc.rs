@@ -12,7 +12,10 @@ use crate::value::{Id, TableType, Value, from_value};
 /// Serializes to the same shape clients see: the fields of `T` flattened next
 /// to `_id` and `_creationTime`. Derefs to `T`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(bound(serialize = "T: Serialize", deserialize = "T: serde::de::DeserializeOwned"))]
+#[serde(bound(
+    serialize = "T: Serialize",
+    deserialize = "T: serde::de::DeserializeOwned"
+))]
 #[schemars(bound = "T: TableType + JsonSchema")]
 pub struct Doc<T> {
     /// The document's id.
@@ -54,11 +57,16 @@ impl FromDocument for Document {
 impl<T: serde::de::DeserializeOwned> FromDocument for Doc<T> {
     fn from_document(doc: Document, table: &str) -> Result<Self, QueryError> {
         let id = doc.id;
-        let fields: T = from_value(Value::Object(doc.fields)).map_err(|source| QueryError::Decode {
-            table: table.to_string(),
-            id: id.encode(),
-            source,
-        })?;
-        Ok(Doc { id: Id::new(id), creation_time: doc.creation_time, fields })
+        let fields: T =
+            from_value(Value::Object(doc.fields)).map_err(|source| QueryError::Decode {
+                table: table.to_string(),
+                id: id.encode(),
+                source,
+            })?;
+        Ok(Doc {
+            id: Id::new(id),
+            creation_time: doc.creation_time,
+            fields,
+        })
     }
 }

@@ -27,7 +27,9 @@ pub enum QueryError {
     #[error("invalid pagination options: {0}")]
     InvalidPagination(String),
     /// `unique()` found more than one document.
-    #[error("unique() query on table {table:?} returned more than one document: {first} and {second}")]
+    #[error(
+        "unique() query on table {table:?} returned more than one document: {first} and {second}"
+    )]
     NotUnique {
         /// The table.
         table: String,

@@ -161,14 +161,26 @@ mod tests {
         fields.insert("author".to_string(), Value::Object(author));
         fields.insert("likes".to_string(), Value::Float64(5.0));
         fields.insert("n".to_string(), Value::Int64(2));
-        Document { id: DocumentId { table: TableNumber(1), internal: InternalId([0; 16]) }, creation_time: 1.0, fields }
+        Document {
+            id: DocumentId {
+                table: TableNumber(1),
+                internal: InternalId([0; 16]),
+            },
+            creation_time: 1.0,
+            fields,
+        }
     }
 
     #[test]
     fn comparisons_and_logic() {
         let d = doc();
         assert!(field("author.name").eq("ada").matches(&d));
-        assert!(field("likes").gt(4.0).and(field("likes").lte(5.0)).matches(&d));
+        assert!(
+            field("likes")
+                .gt(4.0)
+                .and(field("likes").lte(5.0))
+                .matches(&d)
+        );
         assert!(!field("likes").lt(5.0).matches(&d));
         assert!(field("likes").lt(1.0).or(field("n").eq(2i64)).matches(&d));
         assert!(not(field("likes").neq(5.0)).matches(&d));

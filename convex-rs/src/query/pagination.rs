@@ -30,12 +30,19 @@ pub struct PaginationOptions {
 impl PaginationOptions {
     /// The first page of `num_items` items.
     pub fn first(num_items: usize) -> Self {
-        PaginationOptions { num_items: num_items as f64, ..Default::default() }
+        PaginationOptions {
+            num_items: num_items as f64,
+            ..Default::default()
+        }
     }
 
     /// The page of `num_items` items after `cursor`.
     pub fn after(cursor: impl Into<String>, num_items: usize) -> Self {
-        PaginationOptions { num_items: num_items as f64, cursor: Some(cursor.into()), ..Default::default() }
+        PaginationOptions {
+            num_items: num_items as f64,
+            cursor: Some(cursor.into()),
+            ..Default::default()
+        }
     }
 }
 

@@ -40,30 +40,50 @@ impl IndexRange {
 
     /// `field > value`.
     pub fn gt(mut self, field: &str, value: impl Into<Value>) -> Self {
-        self.lower = Some(Bound { field: field.to_string(), value: value.into(), inclusive: false });
+        self.lower = Some(Bound {
+            field: field.to_string(),
+            value: value.into(),
+            inclusive: false,
+        });
         self
     }
 
     /// `field >= value`.
     pub fn gte(mut self, field: &str, value: impl Into<Value>) -> Self {
-        self.lower = Some(Bound { field: field.to_string(), value: value.into(), inclusive: true });
+        self.lower = Some(Bound {
+            field: field.to_string(),
+            value: value.into(),
+            inclusive: true,
+        });
         self
     }
 
     /// `field < value`.
     pub fn lt(mut self, field: &str, value: impl Into<Value>) -> Self {
-        self.upper = Some(Bound { field: field.to_string(), value: value.into(), inclusive: false });
+        self.upper = Some(Bound {
+            field: field.to_string(),
+            value: value.into(),
+            inclusive: false,
+        });
         self
     }
 
     /// `field <= value`.
     pub fn lte(mut self, field: &str, value: impl Into<Value>) -> Self {
-        self.upper = Some(Bound { field: field.to_string(), value: value.into(), inclusive: true });
+        self.upper = Some(Bound {
+            field: field.to_string(),
+            value: value.into(),
+            inclusive: true,
+        });
         self
     }
 
     /// The key interval this range selects in `index`.
-    pub(crate) fn to_interval(&self, table: &str, index: &IndexMeta) -> Result<KeyInterval, QueryError> {
+    pub(crate) fn to_interval(
+        &self,
+        table: &str,
+        index: &IndexMeta,
+    ) -> Result<KeyInterval, QueryError> {
         let invalid = |reason: String| QueryError::InvalidRange {
             table: table.to_string(),
             index: index.name.clone(),
@@ -99,7 +119,12 @@ impl IndexRange {
                         bound.field
                     )));
                 }
-                None => return Err(invalid(format!("a range bound on {:?} follows equalities on every field", bound.field))),
+                None => {
+                    return Err(invalid(format!(
+                        "a range bound on {:?} follows equalities on every field",
+                        bound.field
+                    )));
+                }
             }
         }
         let values: Vec<Option<&Value>> = self.eqs.iter().map(|(_, v)| Some(v)).collect();
@@ -114,7 +139,12 @@ impl IndexRange {
             Some(b) if b.inclusive => with(&b.value),
             Some(b) => match prefix_successor(&with(&b.value)) {
                 Some(s) => s,
-                None => return Ok(KeyInterval { start: prefix.clone(), end: Some(prefix) }),
+                None => {
+                    return Ok(KeyInterval {
+                        start: prefix.clone(),
+                        end: Some(prefix),
+                    });
+                }
             },
         };
         let end = match &self.upper {

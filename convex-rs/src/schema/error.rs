@@ -32,7 +32,9 @@ pub enum SchemaError {
         index: String,
     },
     /// An index has no fields or too many.
-    #[error("table {table:?}: index {index:?} has {count} fields; an index needs 1 to {max} fields")]
+    #[error(
+        "table {table:?}: index {index:?} has {count} fields; an index needs 1 to {max} fields"
+    )]
     IndexFieldCount {
         /// The table.
         table: String,
@@ -44,7 +46,9 @@ pub enum SchemaError {
         max: usize,
     },
     /// An index names a field that the table's validator does not have.
-    #[error("table {table:?}: index {index:?} uses field {field:?}, which the table's validator does not declare")]
+    #[error(
+        "table {table:?}: index {index:?} uses field {field:?}, which the table's validator does not declare"
+    )]
     UnknownIndexField {
         /// The table.
         table: String,

@@ -56,7 +56,12 @@ impl Converter<'_> {
             return Validator::Literal(plain_value(constant));
         }
         if let Some(options) = obj.get("enum").and_then(Json::as_array) {
-            return union(options.iter().map(|o| Validator::Literal(plain_value(o))).collect());
+            return union(
+                options
+                    .iter()
+                    .map(|o| Validator::Literal(plain_value(o)))
+                    .collect(),
+            );
         }
         for key in ["anyOf", "oneOf"] {
             if let Some(options) = obj.get(key).and_then(Json::as_array) {
@@ -72,7 +77,11 @@ impl Converter<'_> {
         match obj.get("type") {
             Some(Json::String(t)) => self.typed(t, obj, depth),
             Some(Json::Array(types)) => union(
-                types.iter().filter_map(Json::as_str).map(|t| self.typed(t, obj, depth)).collect(),
+                types
+                    .iter()
+                    .filter_map(Json::as_str)
+                    .map(|t| self.typed(t, obj, depth))
+                    .collect(),
             ),
             _ => Validator::Any,
         }
@@ -89,7 +98,9 @@ impl Converter<'_> {
                 _ => Validator::Float64,
             },
             "array" => match obj.get("items") {
-                Some(items) if items.is_object() => Validator::Array(Box::new(self.convert(items, depth + 1))),
+                Some(items) if items.is_object() => {
+                    Validator::Array(Box::new(self.convert(items, depth + 1)))
+                }
                 _ => Validator::Array(Box::new(Validator::Any)),
             },
             "object" => self.object(obj, depth),
@@ -117,7 +128,9 @@ impl Converter<'_> {
                 Validator::Object(out)
             }
             None => match obj.get("additionalProperties") {
-                Some(values) if values.is_object() => Validator::Record(Box::new(self.convert(values, depth + 1))),
+                Some(values) if values.is_object() => {
+                    Validator::Record(Box::new(self.convert(values, depth + 1)))
+                }
                 _ => Validator::Record(Box::new(Validator::Any)),
             },
         }
@@ -142,7 +155,12 @@ fn plain_value(json: &Json) -> Value {
         Json::Number(n) => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
         Json::String(s) => Value::String(s.clone()),
         Json::Array(items) => Value::Array(items.iter().map(plain_value).collect()),
-        Json::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), plain_value(v))).collect()),
+        Json::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), plain_value(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -193,7 +211,9 @@ mod tests {
     fn converts_a_struct() {
         let schema = crate::__private::schema_for::<Message>();
         let validator = validator_from_json_schema(schema.as_value());
-        let Validator::Object(o) = &validator else { panic!("{validator}") };
+        let Validator::Object(o) = &validator else {
+            panic!("{validator}")
+        };
         let field = |n: &str| &o.fields[n];
         assert_eq!(field("body").validator, Validator::String);
         assert_eq!(field("user").validator, Validator::Id("users".into()));
@@ -201,11 +221,20 @@ mod tests {
         assert_eq!(field("score").validator, Validator::Float64);
         assert_eq!(field("count").validator, Validator::Float64);
         assert!(field("editedAt").optional);
-        assert_eq!(field("editedAt").validator, Validator::Union(vec![Validator::Float64, Validator::Null]));
-        assert_eq!(field("tags").validator, Validator::Array(Box::new(Validator::String)));
+        assert_eq!(
+            field("editedAt").validator,
+            Validator::Union(vec![Validator::Float64, Validator::Null])
+        );
+        assert_eq!(
+            field("tags").validator,
+            Validator::Array(Box::new(Validator::String))
+        );
         assert_eq!(
             field("mood").validator,
-            Validator::Union(vec![Validator::Literal("Happy".into()), Validator::Literal("Sad".into())])
+            Validator::Union(vec![
+                Validator::Literal("Happy".into()),
+                Validator::Literal("Sad".into())
+            ])
         );
         assert!(matches!(field("inner").validator, Validator::Object(_)));
         assert!(!field("body").optional);
@@ -213,7 +242,13 @@ mod tests {
 
     #[test]
     fn unknown_constructs_become_any() {
-        assert_eq!(validator_from_json_schema(&serde_json::json!(true)), Validator::Any);
-        assert_eq!(validator_from_json_schema(&serde_json::json!({"$ref": "#/$defs/missing"})), Validator::Any);
+        assert_eq!(
+            validator_from_json_schema(&serde_json::json!(true)),
+            Validator::Any
+        );
+        assert_eq!(
+            validator_from_json_schema(&serde_json::json!({"$ref": "#/$defs/missing"})),
+            Validator::Any
+        );
     }
 }

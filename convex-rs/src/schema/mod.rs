@@ -14,6 +14,7 @@ mod validator;
 pub use error::{SchemaError, ValidationError};
 pub use json_schema::validator_from_json_schema;
 pub use table::{
-    BY_CREATION_TIME, BY_ID, IndexDefinition, MAX_INDEX_FIELDS, Schema, TableDefinition,
+    BY_CREATION_TIME, BY_ID, IndexDefinition, MAX_INDEX_FIELDS, MUTATION_LOG_TABLE, Schema,
+    TableDefinition,
 };
 pub use validator::{FieldValidator, ObjectValidator, TableNames, Validator, v};

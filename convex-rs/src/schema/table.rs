@@ -9,6 +9,9 @@ use crate::value::{TableType, check_identifier};
 pub const BY_ID: &str = "by_id";
 /// The implicit index on `_creationTime` that every table has.
 pub const BY_CREATION_TIME: &str = "by_creation_time";
+/// Tables the backend itself creates; user tables may not start with `_`.
+pub const MUTATION_LOG_TABLE: &str = "_mutation_log";
+
 /// The most fields a compound index may have.
 pub const MAX_INDEX_FIELDS: usize = 16;
 
@@ -38,7 +41,11 @@ pub struct TableDefinition {
 impl TableDefinition {
     /// A table without a document validator: any valid document is accepted.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), document: None, indexes: Vec::new() }
+        Self {
+            name: name.into(),
+            document: None,
+            indexes: Vec::new(),
+        }
     }
 
     /// A table whose documents are `T`, validated by the validator derived from
@@ -65,8 +72,16 @@ impl TableDefinition {
     }
 
     fn check(&self) -> Result<(), SchemaError> {
-        check_identifier(&self.name)
-            .map_err(|e| SchemaError::InvalidName { name: self.name.clone(), reason: e.to_string() })?;
+        check_identifier(&self.name).map_err(|e| SchemaError::InvalidName {
+            name: self.name.clone(),
+            reason: e.to_string(),
+        })?;
+        if self.name.starts_with('_') && self.name != MUTATION_LOG_TABLE {
+            return Err(SchemaError::InvalidName {
+                name: self.name.clone(),
+                reason: "table names starting with '_' are reserved for system tables".into(),
+            });
+        }
         if let Some(document) = &self.document {
             let Some(object) = document.as_object() else {
                 if !matches!(document, Validator::Any | Validator::Union(_)) {
@@ -78,7 +93,10 @@ impl TableDefinition {
                 return self.check_indexes();
             };
             if let Some(field) = object.fields.keys().find(|f| f.starts_with('_')) {
-                return Err(SchemaError::ReservedField { table: self.name.clone(), field: field.clone() });
+                return Err(SchemaError::ReservedField {
+                    table: self.name.clone(),
+                    field: field.clone(),
+                });
             }
         }
         self.check_indexes()
@@ -87,9 +105,13 @@ impl TableDefinition {
     fn check_indexes(&self) -> Result<(), SchemaError> {
         let mut names = BTreeSet::new();
         for index in &self.indexes {
-            let err_name = |reason: String| SchemaError::InvalidName { name: index.name.clone(), reason };
+            let err_name = |reason: String| SchemaError::InvalidName {
+                name: index.name.clone(),
+                reason,
+            };
             check_identifier(&index.name).map_err(|e| err_name(e.to_string()))?;
-            if index.name == BY_ID || index.name == BY_CREATION_TIME || index.name.starts_with('_') {
+            if index.name == BY_ID || index.name == BY_CREATION_TIME || index.name.starts_with('_')
+            {
                 return Err(SchemaError::ReservedIndexName {
                     table: self.name.clone(),
                     index: index.name.clone(),
@@ -162,6 +184,18 @@ impl Schema {
         self
     }
 
+    /// This schema plus the system tables the backend needs (the mutation log
+    /// that makes re-sent mutations run exactly once).
+    pub fn with_system_tables(mut self) -> Self {
+        if self.get(MUTATION_LOG_TABLE).is_none() {
+            self.tables.push(
+                TableDefinition::new(MUTATION_LOG_TABLE)
+                    .index("by_request", &["session", "request"]),
+            );
+        }
+        self
+    }
+
     /// Looks up a table by name.
     pub fn get(&self, name: &str) -> Option<&TableDefinition> {
         self.tables.iter().find(|t| t.name == name)
@@ -191,45 +225,71 @@ mod tests {
         let base = || TableDefinition::new("t").validator(v::object([("a", v::string())]));
         let check = |t: TableDefinition| Schema::new().table(t).check();
         assert!(check(base().index("by_a", &["a"])).is_ok());
-        assert!(matches!(check(base().index("by_b", &["b"])), Err(SchemaError::UnknownIndexField { .. })));
-        assert!(matches!(check(base().index("by_id", &["a"])), Err(SchemaError::ReservedIndexName { .. })));
+        assert!(matches!(
+            check(base().index("by_b", &["b"])),
+            Err(SchemaError::UnknownIndexField { .. })
+        ));
+        assert!(matches!(
+            check(base().index("by_id", &["a"])),
+            Err(SchemaError::ReservedIndexName { .. })
+        ));
         assert!(matches!(
             check(base().index("x", &["a"]).index("x", &["a"])),
             Err(SchemaError::DuplicateIndex { .. })
         ));
-        assert!(matches!(check(base().index("x", &[])), Err(SchemaError::IndexFieldCount { .. })));
+        assert!(matches!(
+            check(base().index("x", &[])),
+            Err(SchemaError::IndexFieldCount { .. })
+        ));
         let many: Vec<String> = (0..17).map(|i| format!("f{i}")).collect();
         let refs: Vec<&str> = many.iter().map(String::as_str).collect();
         assert!(matches!(
             check(TableDefinition::new("t").index("x", &refs)),
             Err(SchemaError::IndexFieldCount { count: 17, .. })
         ));
-        assert!(matches!(check(base().index("x", &["a", "a"])), Err(SchemaError::DuplicateIndexField { .. })));
+        assert!(matches!(
+            check(base().index("x", &["a", "a"])),
+            Err(SchemaError::DuplicateIndexField { .. })
+        ));
         assert!(check(base().index("x", &["a", "_creationTime"])).is_ok());
     }
 
     #[test]
     fn rejects_bad_tables() {
         assert!(matches!(
-            Schema::new().table(TableDefinition::new("t")).table(TableDefinition::new("t")).check(),
+            Schema::new()
+                .table(TableDefinition::new("t"))
+                .table(TableDefinition::new("t"))
+                .check(),
             Err(SchemaError::DuplicateTable(_))
         ));
         assert!(matches!(
-            Schema::new().table(TableDefinition::new("bad name")).check(),
+            Schema::new()
+                .table(TableDefinition::new("bad name"))
+                .check(),
             Err(SchemaError::InvalidName { .. })
         ));
         assert!(matches!(
-            Schema::new().table(TableDefinition::new("t").validator(v::string())).check(),
+            Schema::new()
+                .table(TableDefinition::new("t").validator(v::string()))
+                .check(),
             Err(SchemaError::NotAnObject { .. })
         ));
         assert!(matches!(
-            Schema::new().table(TableDefinition::new("t").validator(v::object([("_x", v::string())]))).check(),
+            Schema::new()
+                .table(TableDefinition::new("t").validator(v::object([("_x", v::string())])))
+                .check(),
             Err(SchemaError::ReservedField { .. })
         ));
     }
 
     #[test]
     fn untyped_tables_accept_any_index_field() {
-        assert!(Schema::new().table(TableDefinition::new("t").index("by_x", &["x.y"])).check().is_ok());
+        assert!(
+            Schema::new()
+                .table(TableDefinition::new("t").index("by_x", &["x.y"]))
+                .check()
+                .is_ok()
+        );
     }
 }

@@ -73,13 +73,25 @@ impl ObjectValidator {
 
     /// Adds a required field.
     pub fn field(mut self, name: impl Into<String>, validator: Validator) -> Self {
-        self.fields.insert(name.into(), FieldValidator { validator, optional: false });
+        self.fields.insert(
+            name.into(),
+            FieldValidator {
+                validator,
+                optional: false,
+            },
+        );
         self
     }
 
     /// Adds an optional field.
     pub fn optional(mut self, name: impl Into<String>, validator: Validator) -> Self {
-        self.fields.insert(name.into(), FieldValidator { validator, optional: true });
+        self.fields.insert(
+            name.into(),
+            FieldValidator {
+                validator,
+                optional: true,
+            },
+        );
         self
     }
 
@@ -107,14 +119,22 @@ impl ObjectValidator {
                 None if field.optional => {}
                 None => {
                     return Err(with_segment(path, Segment::Field(name), |path| {
-                        error(path, field.validator.to_string(), "nothing (the field is missing)")
+                        error(
+                            path,
+                            field.validator.to_string(),
+                            "nothing (the field is missing)",
+                        )
                     }));
                 }
             }
         }
         if let Some(extra) = fields.keys().find(|k| !self.fields.contains_key(*k)) {
             return Err(with_segment(path, Segment::Field(extra), |path| {
-                error(path, "no such field (it is not in the validator)".to_string(), "an extra field")
+                error(
+                    path,
+                    "no such field (it is not in the validator)".to_string(),
+                    "an extra field",
+                )
             }));
         }
         Ok(())
@@ -148,7 +168,12 @@ fn with_segment<T>(path: &mut String, segment: Segment<'_>, f: impl FnOnce(&mut 
 }
 
 fn error(path: &str, expected: String, found: impl Into<String>) -> ValidationError {
-    ValidationError { table: None, path: path.to_string(), expected, found: found.into() }
+    ValidationError {
+        table: None,
+        path: path.to_string(),
+        expected,
+        found: found.into(),
+    }
 }
 
 fn describe(value: &Value) -> String {
@@ -191,25 +216,39 @@ impl Validator {
                 let id = match DocumentId::decode(s) {
                     Ok(id) => id,
                     Err(_) => {
-                        return Err(error(path, self.to_string(), format!("string {s:?}, which is not an id")));
+                        return Err(error(
+                            path,
+                            self.to_string(),
+                            format!("string {s:?}, which is not an id"),
+                        ));
                     }
                 };
                 match tables.table_name(id.table) {
                     Some(name) if name == table => Ok(()),
-                    Some(name) => Err(error(path, self.to_string(), format!("an id of table {name:?}"))),
+                    Some(name) => Err(error(
+                        path,
+                        self.to_string(),
+                        format!("an id of table {name:?}"),
+                    )),
                     None => Err(error(path, self.to_string(), "an id of an unknown table")),
                 }
             }
             (Validator::Array(element), Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
-                    with_segment(path, Segment::Index(i), |path| element.check(item, tables, path))?;
+                    with_segment(path, Segment::Index(i), |path| {
+                        element.check(item, tables, path)
+                    })?;
                 }
                 Ok(())
             }
-            (Validator::Object(object), Value::Object(fields)) => object.check(fields, tables, path),
+            (Validator::Object(object), Value::Object(fields)) => {
+                object.check(fields, tables, path)
+            }
             (Validator::Record(values), Value::Object(fields)) => {
                 for (name, item) in fields {
-                    with_segment(path, Segment::Field(name), |path| values.check(item, tables, path))?;
+                    with_segment(path, Segment::Field(name), |path| {
+                        values.check(item, tables, path)
+                    })?;
                 }
                 Ok(())
             }
@@ -406,11 +445,20 @@ mod tests {
     }
 
     fn obj(pairs: &[(&str, Value)]) -> Value {
-        Value::Object(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
     }
 
     fn id_of(table: u32) -> String {
-        DocumentId { table: TableNumber(table), internal: InternalId([7; 16]) }.encode()
+        DocumentId {
+            table: TableNumber(table),
+            internal: InternalId([7; 16]),
+        }
+        .encode()
     }
 
     #[test]
@@ -423,34 +471,51 @@ mod tests {
     #[test]
     fn wrong_type_names_field_and_type() {
         let val = v::object([("body", v::string())]);
-        let err = val.validate(&obj(&[("body", Value::Float64(3.0))]), &tables).unwrap_err();
-        assert_eq!(err.in_table("messages").to_string(), "messages.body: expected string, found float64 3");
+        let err = val
+            .validate(&obj(&[("body", Value::Float64(3.0))]), &tables)
+            .unwrap_err();
+        assert_eq!(
+            err.in_table("messages").to_string(),
+            "messages.body: expected string, found float64 3"
+        );
     }
 
     #[test]
     fn extra_and_missing_fields() {
         let val = v::object([("body", v::string())]);
-        let err = val.validate(&obj(&[("body", "x".into()), ("x", Value::Null)]), &tables).unwrap_err();
+        let err = val
+            .validate(&obj(&[("body", "x".into()), ("x", Value::Null)]), &tables)
+            .unwrap_err();
         assert_eq!(err.path, "x");
         let err = val.validate(&obj(&[]), &tables).unwrap_err();
-        assert!(err.to_string().contains("body: expected string, found nothing"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("body: expected string, found nothing"),
+            "{err}"
+        );
     }
 
     #[test]
     fn wrong_table_id_is_rejected() {
         let val = v::object([("user", v::id("users"))]);
-        let err = val.validate(&obj(&[("user", id_of(2).into())]), &tables).unwrap_err();
+        let err = val
+            .validate(&obj(&[("user", id_of(2).into())]), &tables)
+            .unwrap_err();
         assert_eq!(
             err.in_table("messages").to_string(),
             "messages.user: expected Id<users>, found an id of table \"messages\""
         );
-        let err = val.validate(&obj(&[("user", "nope".into())]), &tables).unwrap_err();
+        let err = val
+            .validate(&obj(&[("user", "nope".into())]), &tables)
+            .unwrap_err();
         assert!(err.found.contains("not an id"));
     }
 
     #[test]
     fn optional_nested_union_and_arrays() {
-        let inner = ObjectValidator::new().field("city", v::string()).optional("zip", v::int64());
+        let inner = ObjectValidator::new()
+            .field("city", v::string())
+            .optional("zip", v::int64());
         let val = Validator::Object(
             ObjectValidator::new()
                 .field("address", Validator::Object(inner))
@@ -462,7 +527,10 @@ mod tests {
         ]);
         assert_eq!(val.validate(&ok, &tables), Ok(()));
         let bad = obj(&[
-            ("address", obj(&[("city", "Oslo".into()), ("zip", Value::Float64(1.0))])),
+            (
+                "address",
+                obj(&[("city", "Oslo".into()), ("zip", Value::Float64(1.0))]),
+            ),
             ("tags", Value::Array(vec![])),
         ]);
         assert_eq!(val.validate(&bad, &tables).unwrap_err().path, "address.zip");

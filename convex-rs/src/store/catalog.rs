@@ -57,10 +57,23 @@ pub struct Catalog {
 impl Catalog {
     /// Builds a catalog from tables and indexes.
     pub fn new(tables: Vec<TableMeta>, indexes: Vec<IndexMeta>) -> Self {
-        let by_name = tables.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
-        let by_number = tables.iter().enumerate().map(|(i, t)| (t.number, i)).collect();
+        let by_name = tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        let by_number = tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.number, i))
+            .collect();
         let indexes = indexes.into_iter().map(|i| (i.id, i)).collect();
-        Catalog { tables, by_name, by_number, indexes }
+        Catalog {
+            tables,
+            by_name,
+            by_number,
+            indexes,
+        }
     }
 
     /// A table by name.
@@ -93,12 +106,18 @@ impl Catalog {
         if name == BY_ID {
             return self.index(table.by_id);
         }
-        table.indexes.iter().filter_map(|id| self.index(*id)).find(|i| i.name == name)
+        table
+            .indexes
+            .iter()
+            .filter_map(|id| self.index(*id))
+            .find(|i| i.name == name)
     }
 
     /// The name of the table an index belongs to (for error messages).
     pub fn table_name_of_index(&self, id: IndexId) -> &str {
-        self.index(id).and_then(|i| self.table_name(i.table)).unwrap_or("<unknown>")
+        self.index(id)
+            .and_then(|i| self.table_name(i.table))
+            .unwrap_or("<unknown>")
     }
 }
 

@@ -107,7 +107,8 @@ impl Committer {
 
     async fn process(&mut self, batch: Vec<CommitRequest>) {
         let window = u64::try_from(WRITE_LOG_WINDOW.as_nanos()).unwrap_or(u64::MAX);
-        self.log.forget_through(wall_clock_nanos().saturating_sub(window));
+        self.log
+            .forget_through(wall_clock_nanos().saturating_sub(window));
         let mut writes = Vec::with_capacity(batch.len());
         let mut accepted = Vec::with_capacity(batch.len());
         for request in batch {
@@ -130,7 +131,9 @@ impl Committer {
             writes.push(commit);
             accepted.push((request.reply, info));
         }
-        let Some((_, first)) = accepted.first() else { return };
+        let Some((_, first)) = accepted.first() else {
+            return;
+        };
         let first_ts = first.ts;
         match self.persistence.write(&writes).await {
             Ok(()) => {
@@ -152,22 +155,34 @@ impl Committer {
     }
 
     /// Turns a transaction's pending writes into rows and touched keys.
-    fn plan(&self, ts: u64, pending: &[(crate::value::DocumentId, PendingWrite)]) -> (CommitWrites, CommitInfo) {
+    fn plan(
+        &self,
+        ts: u64,
+        pending: &[(crate::value::DocumentId, PendingWrite)],
+    ) -> (CommitWrites, CommitInfo) {
         let mut documents = Vec::with_capacity(pending.len());
         let mut index = Vec::new();
         let mut touched = Vec::new();
         for (id, write) in pending {
-            let Some(table) = self.catalog.table_by_number(id.table) else { continue };
+            let Some(table) = self.catalog.table_by_number(id.table) else {
+                continue;
+            };
             let old = write.old.as_ref();
             let new = write.new.as_ref();
             if old.is_none() && new.is_none() {
                 continue;
             }
-            documents.push(DocumentWrite { id: *id, prev_ts: old.map(|(ts, _)| *ts), document: new.cloned() });
+            documents.push(DocumentWrite {
+                id: *id,
+                prev_ts: old.map(|(ts, _)| *ts),
+                document: new.cloned(),
+            });
             let by_id = id.internal.0.to_vec();
             touched.push((table.by_id, by_id));
             for index_id in &table.indexes {
-                let Some(meta) = self.catalog.index(*index_id) else { continue };
+                let Some(meta) = self.catalog.index(*index_id) else {
+                    continue;
+                };
                 let old_key = old.map(|(_, doc)| index_key(meta, doc));
                 let new_key = new.map(|doc| index_key(meta, doc));
                 if old_key == new_key {
@@ -177,15 +192,35 @@ impl Committer {
                     continue;
                 }
                 if let Some(key) = old_key {
-                    index.push(IndexWrite { index: meta.id, key: key.clone(), deleted: true, doc: id.internal });
+                    index.push(IndexWrite {
+                        index: meta.id,
+                        key: key.clone(),
+                        deleted: true,
+                        doc: id.internal,
+                    });
                     touched.push((meta.id, key));
                 }
                 if let Some(key) = new_key {
-                    index.push(IndexWrite { index: meta.id, key: key.clone(), deleted: false, doc: id.internal });
+                    index.push(IndexWrite {
+                        index: meta.id,
+                        key: key.clone(),
+                        deleted: false,
+                        doc: id.internal,
+                    });
                     touched.push((meta.id, key));
                 }
             }
         }
-        (CommitWrites { ts, documents, index }, CommitInfo { ts, writes: touched })
+        (
+            CommitWrites {
+                ts,
+                documents,
+                index,
+            },
+            CommitInfo {
+                ts,
+                writes: touched,
+            },
+        )
     }
 }

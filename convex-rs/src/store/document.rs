@@ -23,7 +23,10 @@ impl Document {
     pub fn to_value(&self) -> Value {
         let mut fields = self.fields.clone();
         fields.insert(ID_FIELD.to_string(), Value::String(self.id.encode()));
-        fields.insert(CREATION_TIME_FIELD.to_string(), Value::Float64(self.creation_time));
+        fields.insert(
+            CREATION_TIME_FIELD.to_string(),
+            Value::Float64(self.creation_time),
+        );
         Value::Object(fields)
     }
 
@@ -31,7 +34,10 @@ impl Document {
     pub fn into_value(self) -> Value {
         let mut fields = self.fields;
         fields.insert(ID_FIELD.to_string(), Value::String(self.id.encode()));
-        fields.insert(CREATION_TIME_FIELD.to_string(), Value::Float64(self.creation_time));
+        fields.insert(
+            CREATION_TIME_FIELD.to_string(),
+            Value::Float64(self.creation_time),
+        );
         Value::Object(fields)
     }
 
@@ -57,7 +63,10 @@ impl Document {
     /// The stored form: the user fields plus `_creationTime`, key-encoded.
     pub(crate) fn encode_body(&self) -> Vec<u8> {
         let mut fields = self.fields.clone();
-        fields.insert(CREATION_TIME_FIELD.to_string(), Value::Float64(self.creation_time));
+        fields.insert(
+            CREATION_TIME_FIELD.to_string(),
+            Value::Float64(self.creation_time),
+        );
         let mut out = Vec::with_capacity(64);
         encode_value(&Value::Object(fields), &mut out);
         out
@@ -67,18 +76,33 @@ impl Document {
     pub(crate) fn decode_body(id: DocumentId, bytes: &[u8]) -> Result<Document, ValueError> {
         let (value, _) = decode_value(bytes)?;
         let Value::Object(mut fields) = value else {
-            return Err(ValueError::Serde { message: "stored document is not an object".into() });
+            return Err(ValueError::Serde {
+                message: "stored document is not an object".into(),
+            });
         };
         let creation_time = match fields.remove(CREATION_TIME_FIELD) {
             Some(Value::Float64(t)) => t,
-            _ => return Err(ValueError::Serde { message: "stored document lacks _creationTime".into() }),
+            _ => {
+                return Err(ValueError::Serde {
+                    message: "stored document lacks _creationTime".into(),
+                });
+            }
         };
-        Ok(Document { id, creation_time, fields })
+        Ok(Document {
+            id,
+            creation_time,
+            fields,
+        })
     }
 
     /// The size of the document by Convex's size metric.
     pub fn size(&self) -> usize {
-        2 + self.fields.iter().map(|(k, v)| k.len() + 1 + v.size()).sum::<usize>() + 30
+        2 + self
+            .fields
+            .iter()
+            .map(|(k, v)| k.len() + 1 + v.size())
+            .sum::<usize>()
+            + 30
     }
 }
 
@@ -94,7 +118,10 @@ mod tests {
         inner.insert("b".to_string(), Value::Int64(3));
         fields.insert("a".to_string(), Value::Object(inner));
         let doc = Document {
-            id: DocumentId { table: TableNumber(3), internal: InternalId([1; 16]) },
+            id: DocumentId {
+                table: TableNumber(3),
+                internal: InternalId([1; 16]),
+            },
             creation_time: 1234.5,
             fields,
         };

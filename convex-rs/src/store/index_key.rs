@@ -51,9 +51,15 @@ mod tests {
 
     fn doc(n: u8, fields: &[(&str, Value)]) -> Document {
         Document {
-            id: DocumentId { table: TableNumber(1), internal: InternalId([n; 16]) },
+            id: DocumentId {
+                table: TableNumber(1),
+                internal: InternalId([n; 16]),
+            },
             creation_time: 1000.0 + f64::from(n),
-            fields: fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
         }
     }
 

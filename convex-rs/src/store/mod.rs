@@ -28,7 +28,9 @@ pub use catalog::{Catalog, IndexId, IndexMeta, TableMeta};
 pub use document::{CREATION_TIME_FIELD, Document, ID_FIELD};
 pub use error::{CommitError, StoreError};
 pub use index_key::{MISSING_FIELD, index_key_prefix};
-pub use persistence::{CommitWrites, DocumentWrite, IndexEntry, IndexWrite, Order, Persistence, Revision};
+pub use persistence::{
+    CommitWrites, DocumentWrite, IndexEntry, IndexWrite, Order, Persistence, Revision,
+};
 pub use read_set::{KeyInterval, ReadSet};
 pub use sqlite::{Durability, SqliteConfig};
 pub use transaction::{IndexScan, Transaction, TransactionLimits, TransactionUsage};
@@ -62,7 +64,9 @@ struct StoreInner {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("durable_ts", &*self.inner.durable_ts.borrow()).finish()
+        f.debug_struct("Store")
+            .field("durable_ts", &*self.inner.durable_ts.borrow())
+            .finish()
     }
 }
 
@@ -80,7 +84,10 @@ impl Store {
     }
 
     /// Opens a store over any [`Persistence`].
-    pub async fn open(persistence: Arc<dyn Persistence>, schema: &Schema) -> Result<Store, StoreError> {
+    pub async fn open(
+        persistence: Arc<dyn Persistence>,
+        schema: &Schema,
+    ) -> Result<Store, StoreError> {
         schema.check().map_err(StoreError::Schema)?;
         let (catalog, max_ts) = persistence.sync_catalog(schema).await?;
         let catalog = Arc::new(catalog);
@@ -121,7 +128,10 @@ impl Store {
     /// Waits until every commit up to `ts` is durable and visible.
     pub async fn wait_for_ts(&self, ts: u64) -> Result<(), StoreError> {
         let mut rx = self.inner.durable_ts.clone();
-        rx.wait_for(|durable| *durable >= ts).await.map(|_| ()).map_err(|_| StoreError::Closed)
+        rx.wait_for(|durable| *durable >= ts)
+            .await
+            .map(|_| ())
+            .map_err(|_| StoreError::Closed)
     }
 
     /// Subscribes to commits as they become durable (used by the subscription hub).
@@ -138,7 +148,10 @@ impl Store {
     pub fn begin_read_at(&self, ts: u64) -> Result<Transaction, StoreError> {
         let latest = self.latest_ts();
         if ts > latest {
-            return Err(StoreError::FutureTimestamp { requested: ts, latest });
+            return Err(StoreError::FutureTimestamp {
+                requested: ts,
+                latest,
+            });
         }
         Ok(self.begin_at(ts, false))
     }
@@ -149,7 +162,13 @@ impl Store {
     }
 
     fn begin_at(&self, ts: u64, writable: bool) -> Transaction {
-        Transaction::new(self.clone(), ts, writable, wall_clock_millis(), self.inner.limits)
+        Transaction::new(
+            self.clone(),
+            ts,
+            writable,
+            wall_clock_millis(),
+            self.inner.limits,
+        )
     }
 
     /// Commits a transaction: OCC validation, then a durable group commit.
@@ -172,7 +191,13 @@ impl Store {
     /// commits on any handle of this store fail with [`CommitError::Closed`].
     pub async fn close(&self) {
         let (done, closed) = tokio::sync::oneshot::channel();
-        if self.inner.commits.send(CommitterMessage::Close(done)).await.is_ok() {
+        if self
+            .inner
+            .commits
+            .send(CommitterMessage::Close(done))
+            .await
+            .is_ok()
+        {
             let _ = closed.await;
         }
     }
@@ -185,7 +210,12 @@ impl Store {
         loop {
             let last = f64::from_bits(current);
             let next = if now_ms > last { now_ms } else { next_up(last) };
-            match cell.compare_exchange_weak(current, next.to_bits(), Ordering::Relaxed, Ordering::Relaxed) {
+            match cell.compare_exchange_weak(
+                current,
+                next.to_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return next,
                 Err(actual) => current = actual,
             }
@@ -201,16 +231,27 @@ impl Store {
 /// a whole microsecond step where possible so creation times stay readable.
 fn next_up(x: f64) -> f64 {
     let step = x + 0.001;
-    if step > x { step } else { f64::from_bits(x.to_bits() + 1) }
+    if step > x {
+        step
+    } else {
+        f64::from_bits(x.to_bits() + 1)
+    }
 }
 
 /// Milliseconds since the Unix epoch, as a float (Convex's `_creationTime` unit).
-pub(crate) fn wall_clock_millis() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs_f64() * 1000.0
+pub fn wall_clock_millis() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs_f64()
+        * 1000.0
 }
 
 /// Nanoseconds since the Unix epoch (the unit of commit timestamps).
-pub(crate) fn wall_clock_nanos() -> u64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_nanos();
+pub fn wall_clock_nanos() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_nanos();
     u64::try_from(nanos).unwrap_or(u64::MAX)
 }

@@ -5,7 +5,9 @@ use crate::schema::Schema;
 use crate::value::{DocumentId, InternalId, TableNumber};
 
 /// Scan direction of an index range.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Order {
     /// Ascending keys (oldest first on `by_creation_time`).
@@ -87,7 +89,12 @@ pub trait Persistence: Send + Sync + 'static {
     async fn write(&self, batch: &[CommitWrites]) -> Result<(), StoreError>;
 
     /// The newest revision of `id` at or before `ts`.
-    async fn get(&self, table: TableNumber, id: InternalId, ts: u64) -> Result<Option<Revision>, StoreError>;
+    async fn get(
+        &self,
+        table: TableNumber,
+        id: InternalId,
+        ts: u64,
+    ) -> Result<Option<Revision>, StoreError>;
 
     /// Up to `limit` live entries of `index` inside `interval` at snapshot `ts`, in `order`.
     async fn scan(

@@ -14,17 +14,26 @@ pub struct KeyInterval {
 impl KeyInterval {
     /// Every key.
     pub fn all() -> Self {
-        KeyInterval { start: Vec::new(), end: None }
+        KeyInterval {
+            start: Vec::new(),
+            end: None,
+        }
     }
 
     /// Exactly one key.
     pub fn point(key: &[u8]) -> Self {
-        KeyInterval { start: key.to_vec(), end: Some(successor(key)) }
+        KeyInterval {
+            start: key.to_vec(),
+            end: Some(successor(key)),
+        }
     }
 
     /// Every key starting with `prefix`.
     pub fn prefix(prefix: &[u8]) -> Self {
-        KeyInterval { start: prefix.to_vec(), end: crate::value::prefix_successor(prefix) }
+        KeyInterval {
+            start: prefix.to_vec(),
+            end: crate::value::prefix_successor(prefix),
+        }
     }
 
     /// Whether `key` lies inside.
@@ -34,7 +43,9 @@ impl KeyInterval {
 
     /// Whether the interval holds no key at all.
     pub fn is_empty(&self) -> bool {
-        self.end.as_deref().is_some_and(|end| end <= self.start.as_slice())
+        self.end
+            .as_deref()
+            .is_some_and(|end| end <= self.start.as_slice())
     }
 }
 
@@ -90,7 +101,10 @@ impl IntervalSet {
     }
 
     fn iter(&self) -> impl Iterator<Item = KeyInterval> + '_ {
-        self.ranges.iter().map(|(s, e)| KeyInterval { start: s.clone(), end: e.clone() })
+        self.ranges.iter().map(|(s, e)| KeyInterval {
+            start: s.clone(),
+            end: e.clone(),
+        })
     }
 }
 
@@ -138,7 +152,9 @@ impl ReadSet {
 
     /// Whether a write of `key` in `index` touches this read set.
     pub fn overlaps(&self, index: IndexId, key: &[u8]) -> bool {
-        self.indexes.get(&index).is_some_and(|set| set.contains(key))
+        self.indexes
+            .get(&index)
+            .is_some_and(|set| set.contains(key))
     }
 
     /// Merges another read set into this one.
@@ -150,7 +166,9 @@ impl ReadSet {
 
     /// Every recorded interval, per index.
     pub fn iter(&self) -> impl Iterator<Item = (IndexId, KeyInterval)> + '_ {
-        self.indexes.iter().flat_map(|(id, set)| set.iter().map(move |i| (*id, i)))
+        self.indexes
+            .iter()
+            .flat_map(|(id, set)| set.iter().map(move |i| (*id, i)))
     }
 
     /// Whether nothing was read.
@@ -170,7 +188,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn iv(start: &[u8], end: Option<&[u8]>) -> KeyInterval {
-        KeyInterval { start: start.to_vec(), end: end.map(<[u8]>::to_vec) }
+        KeyInterval {
+            start: start.to_vec(),
+            end: end.map(<[u8]>::to_vec),
+        }
     }
 
     #[test]

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Connection, Row, SqliteConnection};
 use tempfile::TempDir;
@@ -26,7 +27,9 @@ use tokio::sync::Mutex;
 use super::catalog::{creation_time_index_fields, is_implicit_index};
 use super::index_key::index_key;
 use super::persistence::{CommitWrites, IndexEntry, Order, Revision};
-use super::{Catalog, Document, IndexId, IndexMeta, KeyInterval, Persistence, StoreError, TableMeta};
+use super::{
+    Catalog, Document, IndexId, IndexMeta, KeyInterval, Persistence, StoreError, TableMeta,
+};
 use crate::schema::{BY_CREATION_TIME, BY_ID, Schema};
 use crate::value::{DocumentId, InternalId, TableNumber};
 
@@ -56,12 +59,20 @@ pub struct SqliteConfig {
 impl SqliteConfig {
     /// A database at `path` (created if missing).
     pub fn file(path: impl Into<PathBuf>) -> Self {
-        SqliteConfig { path: Some(path.into()), durability: Durability::Normal, readers: 4 }
+        SqliteConfig {
+            path: Some(path.into()),
+            durability: Durability::Normal,
+            readers: 4,
+        }
     }
 
     /// A temporary database, deleted when the store closes.
     pub fn temporary() -> Self {
-        SqliteConfig { path: None, durability: Durability::Normal, readers: 4 }
+        SqliteConfig {
+            path: None,
+            durability: Durability::Normal,
+            readers: 4,
+        }
     }
 
     /// Sets the durability.
@@ -110,7 +121,9 @@ fn internal_id(bytes: &[u8]) -> Result<InternalId, StoreError> {
 }
 
 fn table_number(n: i64) -> Result<TableNumber, StoreError> {
-    u32::try_from(n).map(TableNumber).map_err(|_| StoreError::Corrupt(format!("table number {n}")))
+    u32::try_from(n)
+        .map(TableNumber)
+        .map_err(|_| StoreError::Corrupt(format!("table number {n}")))
 }
 
 impl SqlitePersistence {
@@ -119,14 +132,15 @@ impl SqlitePersistence {
         let (path, temp) = match config.path {
             Some(path) => (path, None),
             None => {
-                let dir = tempfile::tempdir().map_err(|e| StoreError::Catalog(format!("temporary directory: {e}")))?;
+                let dir = tempfile::tempdir()
+                    .map_err(|e| StoreError::Catalog(format!("temporary directory: {e}")))?;
                 (dir.path().join("convex.sqlite3"), Some(dir))
             }
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| StoreError::Catalog(format!("cannot create {}: {e}", parent.display())))?;
+            tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                StoreError::Catalog(format!("cannot create {}: {e}", parent.display()))
+            })?;
         }
         let synchronous = match config.durability {
             Durability::Normal => SqliteSynchronous::Normal,
@@ -137,7 +151,13 @@ impl SqlitePersistence {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-65536");
-        let mut writer = SqliteConnection::connect_with(&base.clone().create_if_missing(true).synchronous(synchronous)).await?;
+        let mut writer = SqliteConnection::connect_with(
+            &base
+                .clone()
+                .create_if_missing(true)
+                .synchronous(synchronous),
+        )
+        .await?;
         for sql in SCHEMA_SQL {
             sqlx::query(*sql).execute(&mut writer).await?;
         }
@@ -146,22 +166,38 @@ impl SqlitePersistence {
             .min_connections(1)
             .connect_with(base.read_only(true))
             .await?;
-        Ok(SqlitePersistence { writer: Mutex::new(Some(writer)), readers, _temp: temp })
+        Ok(SqlitePersistence {
+            writer: Mutex::new(Some(writer)),
+            readers,
+            _temp: temp,
+        })
     }
 }
 
 fn insert_documents_sql(rows: usize) -> String {
-    let mut sql = String::from("INSERT INTO documents (id, ts, table_number, value, deleted, prev_ts) VALUES ");
+    let mut sql = String::from(
+        "INSERT INTO documents (id, ts, table_number, value, deleted, prev_ts) VALUES ",
+    );
     for i in 0..rows {
-        sql.push_str(if i == 0 { "(?,?,?,?,?,?)" } else { ",(?,?,?,?,?,?)" });
+        sql.push_str(if i == 0 {
+            "(?,?,?,?,?,?)"
+        } else {
+            ",(?,?,?,?,?,?)"
+        });
     }
     sql
 }
 
 fn insert_index_sql(rows: usize) -> String {
-    let mut sql = String::from("INSERT OR REPLACE INTO index_entries (index_id, key, ts, deleted, doc_id) VALUES ");
+    let mut sql = String::from(
+        "INSERT OR REPLACE INTO index_entries (index_id, key, ts, deleted, doc_id) VALUES ",
+    );
     for i in 0..rows {
-        sql.push_str(if i == 0 { "(?,?,?,?,?)" } else { ",(?,?,?,?,?)" });
+        sql.push_str(if i == 0 {
+            "(?,?,?,?,?)"
+        } else {
+            ",(?,?,?,?,?)"
+        });
     }
     sql
 }
@@ -173,7 +209,11 @@ fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
         if n == 0 {
             return None;
         }
-        let size = if n >= MAX_ROWS_PER_STATEMENT { MAX_ROWS_PER_STATEMENT } else { 1 << n.ilog2() };
+        let size = if n >= MAX_ROWS_PER_STATEMENT {
+            MAX_ROWS_PER_STATEMENT
+        } else {
+            1 << n.ilog2()
+        };
         n -= size;
         Some(size)
     })
@@ -196,7 +236,10 @@ struct IndexRow {
     doc: Vec<u8>,
 }
 
-async fn insert_document_rows(conn: &mut SqliteConnection, rows: &[DocRow]) -> Result<(), StoreError> {
+async fn insert_document_rows(
+    conn: &mut SqliteConnection,
+    rows: &[DocRow],
+) -> Result<(), StoreError> {
     let mut rest = rows;
     for size in chunk_sizes(rows.len()) {
         let (chunk, tail) = rest.split_at(size);
@@ -217,7 +260,10 @@ async fn insert_document_rows(conn: &mut SqliteConnection, rows: &[DocRow]) -> R
     Ok(())
 }
 
-async fn insert_index_rows(conn: &mut SqliteConnection, rows: &[IndexRow]) -> Result<(), StoreError> {
+async fn insert_index_rows(
+    conn: &mut SqliteConnection,
+    rows: &[IndexRow],
+) -> Result<(), StoreError> {
     let mut rest = rows;
     for size in chunk_sizes(rows.len()) {
         let (chunk, tail) = rest.split_at(size);
@@ -225,7 +271,12 @@ async fn insert_index_rows(conn: &mut SqliteConnection, rows: &[IndexRow]) -> Re
         let sql = insert_index_sql(size);
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for r in chunk {
-            query = query.bind(r.index).bind(r.key.clone()).bind(r.ts).bind(r.deleted).bind(r.doc.clone());
+            query = query
+                .bind(r.index)
+                .bind(r.key.clone())
+                .bind(r.ts)
+                .bind(r.deleted)
+                .bind(r.doc.clone());
         }
         query.execute(&mut *conn).await?;
     }
@@ -233,7 +284,10 @@ async fn insert_index_rows(conn: &mut SqliteConnection, rows: &[IndexRow]) -> Re
 }
 
 fn decode_document(table: TableNumber, id: &[u8], value: &[u8]) -> Result<Document, StoreError> {
-    let id = DocumentId { table, internal: internal_id(id)? };
+    let id = DocumentId {
+        table,
+        internal: internal_id(id)?,
+    };
     Document::decode_body(id, value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -257,21 +311,33 @@ impl Persistence for SqlitePersistence {
             .map(|row: SqliteRow| row.try_get(0))
             .transpose()?;
         let mut table_numbers: HashMap<String, u32> = HashMap::new();
-        for row in sqlx::query("SELECT number, name FROM convex_tables").fetch_all(&mut *tx).await? {
+        for row in sqlx::query("SELECT number, name FROM convex_tables")
+            .fetch_all(&mut *tx)
+            .await?
+        {
             let number: i64 = row.try_get(0)?;
             table_numbers.insert(row.try_get(1)?, table_number(number)?.0);
         }
         let mut stored: Vec<StoredIndex> = Vec::new();
-        for row in sqlx::query("SELECT id, table_number, name, fields FROM convex_indexes").fetch_all(&mut *tx).await? {
+        for row in sqlx::query("SELECT id, table_number, name, fields FROM convex_indexes")
+            .fetch_all(&mut *tx)
+            .await?
+        {
             let fields: String = row.try_get(3)?;
             stored.push(StoredIndex {
-                id: u32::try_from(row.try_get::<i64, _>(0)?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                id: u32::try_from(row.try_get::<i64, _>(0)?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 table: table_number(row.try_get(1)?)?.0,
                 name: row.try_get(2)?,
-                fields: serde_json::from_str(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                fields: serde_json::from_str(&fields)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             });
         }
-        let mut next_table = table_numbers.values().copied().max().map_or(FIRST_TABLE_NUMBER, |n| n + 1);
+        let mut next_table = table_numbers
+            .values()
+            .copied()
+            .max()
+            .map_or(FIRST_TABLE_NUMBER, |n| n + 1);
         let mut next_index = stored.iter().map(|i| i.id).max().map_or(1, |n| n + 1);
 
         let mut tables = Vec::new();
@@ -294,7 +360,11 @@ impl Persistence for SqlitePersistence {
                 (BY_ID.to_string(), Vec::new()),
                 (BY_CREATION_TIME.to_string(), creation_time_index_fields()),
             ];
-            wanted.extend(def.indexes.iter().map(|i| (i.name.clone(), i.fields.clone())));
+            wanted.extend(
+                def.indexes
+                    .iter()
+                    .map(|i| (i.name.clone(), i.fields.clone())),
+            );
             let mut table_indexes = Vec::new();
             for (name, fields) in wanted {
                 let existing = stored.iter().find(|s| s.table == number && s.name == name);
@@ -325,7 +395,12 @@ impl Persistence for SqlitePersistence {
                         (id, true)
                     }
                 };
-                let meta = IndexMeta { id: IndexId(id), table: TableNumber(number), name, fields };
+                let meta = IndexMeta {
+                    id: IndexId(id),
+                    table: TableNumber(number),
+                    name,
+                    fields,
+                };
                 if backfill && !meta.is_by_id() {
                     backfill_index(&mut tx, &meta).await?;
                 }
@@ -333,7 +408,8 @@ impl Persistence for SqlitePersistence {
             }
             // Indexes dropped from the schema: remove their entries and definitions.
             for old in stored.iter().filter(|s| s.table == number) {
-                if !is_implicit_index(&old.name) && !def.indexes.iter().any(|i| i.name == old.name) {
+                if !is_implicit_index(&old.name) && !def.indexes.iter().any(|i| i.name == old.name)
+                {
                     sqlx::query("DELETE FROM index_entries WHERE index_id = ?")
                         .bind(i64::from(old.id))
                         .execute(&mut *tx)
@@ -345,8 +421,12 @@ impl Persistence for SqlitePersistence {
                 }
             }
             let find = |name: &str| table_indexes.iter().find(|i| i.name == name).map(|i| i.id);
-            let (Some(by_id), Some(by_creation_time)) = (find(BY_ID), find(BY_CREATION_TIME)) else {
-                return Err(StoreError::Catalog(format!("implicit indexes missing for table {}", def.name)));
+            let (Some(by_id), Some(by_creation_time)) = (find(BY_ID), find(BY_CREATION_TIME))
+            else {
+                return Err(StoreError::Catalog(format!(
+                    "implicit indexes missing for table {}",
+                    def.name
+                )));
             };
             tables.push(TableMeta {
                 number: TableNumber(number),
@@ -354,7 +434,11 @@ impl Persistence for SqlitePersistence {
                 definition: def.clone(),
                 by_id,
                 by_creation_time,
-                indexes: table_indexes.iter().filter(|i| !i.is_by_id()).map(|i| i.id).collect(),
+                indexes: table_indexes
+                    .iter()
+                    .filter(|i| !i.is_by_id())
+                    .map(|i| i.id)
+                    .collect(),
             });
             indexes.extend(table_indexes);
         }
@@ -402,7 +486,12 @@ impl Persistence for SqlitePersistence {
         Ok(())
     }
 
-    async fn get(&self, table: TableNumber, id: InternalId, ts: u64) -> Result<Option<Revision>, StoreError> {
+    async fn get(
+        &self,
+        table: TableNumber,
+        id: InternalId,
+        ts: u64,
+    ) -> Result<Option<Revision>, StoreError> {
         let row = sqlx::query(
             "SELECT ts, value, deleted, table_number FROM documents WHERE id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1",
         )
@@ -423,7 +512,10 @@ impl Persistence for SqlitePersistence {
             let value: Vec<u8> = row.try_get(1)?;
             Some(decode_document(table, &id.0, &value)?)
         };
-        Ok(Some(Revision { ts: rev_ts, document }))
+        Ok(Some(Revision {
+            ts: rev_ts,
+            document,
+        }))
     }
 
     async fn scan(
@@ -434,7 +526,11 @@ impl Persistence for SqlitePersistence {
         order: Order,
         limit: usize,
     ) -> Result<Vec<IndexEntry>, StoreError> {
-        let upper = if interval.end.is_some() { "AND e.key < ?5" } else { "" };
+        let upper = if interval.end.is_some() {
+            "AND e.key < ?5"
+        } else {
+            ""
+        };
         let direction = match order {
             Order::Asc => "ASC",
             Order::Desc => "DESC",
@@ -463,7 +559,11 @@ impl Persistence for SqlitePersistence {
             let id: Vec<u8> = row.try_get(1)?;
             let value: Vec<u8> = row.try_get(3)?;
             let table = table_number(row.try_get(4)?)?;
-            out.push(IndexEntry { key, ts: ts_u64(row.try_get(2)?), document: decode_document(table, &id, &value)? });
+            out.push(IndexEntry {
+                key,
+                ts: ts_u64(row.try_get(2)?),
+                document: decode_document(table, &id, &value)?,
+            });
         }
         Ok(out)
     }
@@ -481,10 +581,12 @@ impl Persistence for SqlitePersistence {
 /// Writes the index entries of every revision of every document of the
 /// index's table, as if the index had always existed.
 async fn backfill_index(conn: &mut SqliteConnection, index: &IndexMeta) -> Result<(), StoreError> {
-    let rows = sqlx::query("SELECT id, ts, value, deleted FROM documents WHERE table_number = ? ORDER BY id, ts")
-        .bind(i64::from(index.table.0))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, ts, value, deleted FROM documents WHERE table_number = ? ORDER BY id, ts",
+    )
+    .bind(i64::from(index.table.0))
+    .fetch_all(&mut *conn)
+    .await?;
     let mut out = Vec::new();
     let mut current: Option<(Vec<u8>, Option<Vec<u8>>)> = None; // (doc id, live key)
     for row in rows {
@@ -498,17 +600,34 @@ async fn backfill_index(conn: &mut SqliteConnection, index: &IndexMeta) -> Resul
             None
         } else {
             let value: Vec<u8> = row.try_get(2)?;
-            Some(index_key(index, &decode_document(index.table, &id, &value)?))
+            Some(index_key(
+                index,
+                &decode_document(index.table, &id, &value)?,
+            ))
         };
-        let Some((_, live)) = current.as_mut() else { continue };
+        let Some((_, live)) = current.as_mut() else {
+            continue;
+        };
         if *live == new_key {
             continue;
         }
         if let Some(old) = live.take() {
-            out.push(IndexRow { index: i64::from(index.id.0), key: old, ts, deleted: true, doc: id.clone() });
+            out.push(IndexRow {
+                index: i64::from(index.id.0),
+                key: old,
+                ts,
+                deleted: true,
+                doc: id.clone(),
+            });
         }
         if let Some(key) = &new_key {
-            out.push(IndexRow { index: i64::from(index.id.0), key: key.clone(), ts, deleted: false, doc: id.clone() });
+            out.push(IndexRow {
+                index: i64::from(index.id.0),
+                key: key.clone(),
+                ts,
+                deleted: false,
+                doc: id.clone(),
+            });
         }
         *live = new_key;
     }
@@ -524,7 +643,11 @@ mod tests {
         for n in 0..600 {
             let sizes: Vec<usize> = chunk_sizes(n).collect();
             assert_eq!(sizes.iter().sum::<usize>(), n);
-            assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= super::MAX_ROWS_PER_STATEMENT));
+            assert!(
+                sizes
+                    .iter()
+                    .all(|s| s.is_power_of_two() && *s <= super::MAX_ROWS_PER_STATEMENT)
+            );
         }
     }
 }

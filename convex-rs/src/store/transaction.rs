@@ -74,6 +74,17 @@ struct TxState {
     reads: ReadSet,
     writes: BTreeMap<DocumentId, PendingWrite>,
     usage: TransactionUsage,
+    journal: Journal,
+}
+
+/// Decisions a query execution made that a re-execution must repeat: for
+/// pagination, where the page ended (see `Query::paginate`).
+#[derive(Clone, Debug, Default)]
+struct Journal {
+    /// The journal this execution was started with.
+    input: Option<String>,
+    /// The journal this execution produced.
+    output: Option<String>,
 }
 
 /// A snapshot transaction over the store.
@@ -96,14 +107,25 @@ impl std::fmt::Debug for Transaction {
 }
 
 impl Transaction {
-    pub(crate) fn new(store: Store, snapshot: u64, writable: bool, now_ms: f64, limits: TransactionLimits) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        snapshot: u64,
+        writable: bool,
+        now_ms: f64,
+        limits: TransactionLimits,
+    ) -> Self {
         Transaction {
             store,
             snapshot,
             writable,
             now_ms,
             limits,
-            state: Mutex::new(TxState { reads: ReadSet::new(), writes: BTreeMap::new(), usage: TransactionUsage::default() }),
+            state: Mutex::new(TxState {
+                reads: ReadSet::new(),
+                writes: BTreeMap::new(),
+                usage: TransactionUsage::default(),
+                journal: Journal::default(),
+            }),
         }
     }
 
@@ -141,6 +163,29 @@ impl Transaction {
         self.state().usage
     }
 
+    /// Starts this execution from a journal produced by an earlier one.
+    pub fn set_journal(&self, journal: Option<String>) {
+        self.state().journal.input = journal;
+    }
+
+    /// The journal this execution was started with.
+    pub fn journal_input(&self) -> Option<String> {
+        self.state().journal.input.clone()
+    }
+
+    /// Records the journal for re-executions; only the first record counts.
+    pub fn record_journal(&self, journal: String) {
+        let mut state = self.state();
+        if state.journal.output.is_none() {
+            state.journal.output = Some(journal);
+        }
+    }
+
+    /// The journal this execution produced, if any.
+    pub fn journal(&self) -> Option<String> {
+        self.state().journal.output.clone()
+    }
+
     /// Records a read interval (used by scans and by callers with their own reads).
     pub fn record_read(&self, index: IndexId, interval: KeyInterval) {
         self.state().reads.record(index, interval);
@@ -171,18 +216,27 @@ impl Transaction {
     }
 
     /// The revision timestamp (None if written by this transaction) and content of `id`.
-    async fn get_revision(&self, id: DocumentId) -> Result<Option<(Option<u64>, Option<Document>)>, StoreError> {
+    async fn get_revision(
+        &self,
+        id: DocumentId,
+    ) -> Result<Option<(Option<u64>, Option<Document>)>, StoreError> {
         let Some(table) = self.store.catalog().table_by_number(id.table) else {
             return Ok(None);
         };
         {
             let mut state = self.state();
-            state.reads.record(table.by_id, KeyInterval::point(&id.internal.0));
+            state
+                .reads
+                .record(table.by_id, KeyInterval::point(&id.internal.0));
             if let Some(write) = state.writes.get(&id) {
                 return Ok(Some((None, write.new.clone())));
             }
         }
-        let revision = self.store.persistence().get(id.table, id.internal, self.snapshot).await?;
+        let revision = self
+            .store
+            .persistence()
+            .get(id.table, id.internal, self.snapshot)
+            .await?;
         match revision {
             Some(rev) => {
                 if let Some(doc) = &rev.document {
@@ -197,7 +251,13 @@ impl Transaction {
     /// Starts a scan of `interval` of `index`. The part of the interval the scan
     /// examines is recorded in the read set when the scan is dropped.
     /// `page_hint` is the number of results the caller expects to need.
-    pub fn scan(&self, index: &IndexMeta, interval: KeyInterval, order: Order, page_hint: usize) -> IndexScan<'_> {
+    pub fn scan(
+        &self,
+        index: &IndexMeta,
+        interval: KeyInterval,
+        order: Order,
+        page_hint: usize,
+    ) -> IndexScan<'_> {
         IndexScan {
             tx: self,
             index: index.clone(),
@@ -212,10 +272,19 @@ impl Transaction {
     }
 
     fn check_writable(&self) -> Result<(), StoreError> {
-        if self.writable { Ok(()) } else { Err(StoreError::ReadOnly) }
+        if self.writable {
+            Ok(())
+        } else {
+            Err(StoreError::ReadOnly)
+        }
     }
 
-    fn count_write(&self, state: &mut TxState, new_doc: bool, bytes: usize) -> Result<(), StoreError> {
+    fn count_write(
+        &self,
+        state: &mut TxState,
+        new_doc: bool,
+        bytes: usize,
+    ) -> Result<(), StoreError> {
         if new_doc {
             state.usage.documents_written += 1;
         }
@@ -236,28 +305,53 @@ impl Transaction {
     }
 
     /// Inserts a new document into `table` and returns its id.
-    pub fn insert(&self, table: TableNumber, fields: BTreeMap<String, Value>) -> Result<DocumentId, StoreError> {
+    pub fn insert(
+        &self,
+        table: TableNumber,
+        fields: BTreeMap<String, Value>,
+    ) -> Result<DocumentId, StoreError> {
         self.check_writable()?;
         if self.store.catalog().table_by_number(table).is_none() {
             return Err(StoreError::UnknownTable(format!("#{}", table.0)));
         }
         check_document(&fields)?;
         let millis = self.now_ms.max(0.0) as u64;
-        let id = DocumentId { table, internal: InternalId::new_time_ordered(millis, &mut rand::rng()) };
-        let doc = Document { id, creation_time: self.store.next_creation_time(self.now_ms), fields };
+        let id = DocumentId {
+            table,
+            internal: InternalId::new_time_ordered(millis, &mut rand::rng()),
+        };
+        let doc = Document {
+            id,
+            creation_time: self.store.next_creation_time(self.now_ms),
+            fields,
+        };
         let size = doc.size();
         let mut state = self.state();
         self.count_write(&mut state, true, size)?;
-        state.writes.insert(id, PendingWrite { old: None, new: Some(doc) });
+        state.writes.insert(
+            id,
+            PendingWrite {
+                old: None,
+                new: Some(doc),
+            },
+        );
         Ok(id)
     }
 
     /// Replaces the fields of an existing document (keeping `_id` and `_creationTime`).
-    pub async fn replace(&self, id: DocumentId, fields: BTreeMap<String, Value>) -> Result<(), StoreError> {
+    pub async fn replace(
+        &self,
+        id: DocumentId,
+        fields: BTreeMap<String, Value>,
+    ) -> Result<(), StoreError> {
         self.check_writable()?;
         check_document(&fields)?;
         let (rev_ts, current) = self.existing(id).await?;
-        let doc = Document { id, creation_time: current.creation_time, fields };
+        let doc = Document {
+            id,
+            creation_time: current.creation_time,
+            fields,
+        };
         let size = doc.size();
         let mut state = self.state();
         self.write(&mut state, id, rev_ts, current, Some(doc), size)
@@ -300,16 +394,25 @@ impl Transaction {
     }
 
     pub(crate) fn finish(self) -> Finished {
-        let state = self.state.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
         let writes: Vec<_> = state
             .writes
             .into_iter()
             .filter(|(_, w)| w.old.is_some() || w.new.is_some())
             .collect();
         if writes.is_empty() {
-            return Finished::NoWrites { snapshot: self.snapshot };
+            return Finished::NoWrites {
+                snapshot: self.snapshot,
+            };
         }
-        Finished::Writes(PendingCommit { snapshot: self.snapshot, reads: state.reads, writes })
+        Finished::Writes(PendingCommit {
+            snapshot: self.snapshot,
+            reads: state.reads,
+            writes,
+        })
     }
 
     /// This transaction's writes that belong in `interval` of `index`, with their keys.
@@ -360,7 +463,9 @@ impl IndexScan<'_> {
         while self.buffer.is_empty() && !self.exhausted {
             self.fetch_page().await?;
         }
-        let Some((key, doc)) = self.buffer.pop_front() else { return Ok(None) };
+        let Some((key, doc)) = self.buffer.pop_front() else {
+            return Ok(None);
+        };
         self.tx.count_read(doc.size())?;
         self.last_key = Some(key.clone());
         Ok(Some((key, doc)))
@@ -386,14 +491,30 @@ impl IndexScan<'_> {
         let stored = if self.index.is_by_id() {
             Vec::new()
         } else {
-            self.tx.store.persistence().scan(&self.index, &self.remaining, self.tx.snapshot, self.order, limit).await?
+            self.tx
+                .store
+                .persistence()
+                .scan(
+                    &self.index,
+                    &self.remaining,
+                    self.tx.snapshot,
+                    self.order,
+                    limit,
+                )
+                .await?
         };
         let full = stored.len() == limit;
         // The part of `remaining` this page fully accounts for.
         let covered = match (full, stored.last()) {
             (true, Some(last)) => match self.order {
-                Order::Asc => KeyInterval { start: self.remaining.start.clone(), end: Some(successor(&last.key)) },
-                Order::Desc => KeyInterval { start: last.key.clone(), end: self.remaining.end.clone() },
+                Order::Asc => KeyInterval {
+                    start: self.remaining.start.clone(),
+                    end: Some(successor(&last.key)),
+                },
+                Order::Desc => KeyInterval {
+                    start: last.key.clone(),
+                    end: self.remaining.end.clone(),
+                },
             },
             _ => self.remaining.clone(),
         };
@@ -425,8 +546,14 @@ impl IndexScan<'_> {
         }
         let last = self.last_key.as_ref()?;
         Some(match self.order {
-            Order::Asc => KeyInterval { start: self.original.start.clone(), end: Some(successor(last)) },
-            Order::Desc => KeyInterval { start: last.clone(), end: self.original.end.clone() },
+            Order::Asc => KeyInterval {
+                start: self.original.start.clone(),
+                end: Some(successor(last)),
+            },
+            Order::Desc => KeyInterval {
+                start: last.clone(),
+                end: self.original.end.clone(),
+            },
         })
     }
 }
@@ -438,4 +565,3 @@ impl Drop for IndexScan<'_> {
         }
     }
 }
-

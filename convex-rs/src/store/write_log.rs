@@ -36,21 +36,34 @@ pub(crate) struct WriteLog {
 
 impl WriteLog {
     pub(crate) fn new(start_ts: u64, max_entries: usize) -> Self {
-        WriteLog { entries: VecDeque::new(), forgotten_through: start_ts, max_entries }
+        WriteLog {
+            entries: VecDeque::new(),
+            forgotten_through: start_ts,
+            max_entries,
+        }
     }
 
     /// Checks that no commit after `snapshot` wrote a key that `reads` covers.
     pub(crate) fn validate(&self, snapshot: u64, reads: &ReadSet) -> Result<(), Invalid> {
         if snapshot < self.forgotten_through {
-            return Err(Invalid::TooOld { oldest: self.forgotten_through });
+            return Err(Invalid::TooOld {
+                oldest: self.forgotten_through,
+            });
         }
         if reads.is_empty() {
             return Ok(());
         }
         let first_newer = self.entries.partition_point(|e| e.ts <= snapshot);
         for entry in self.entries.range(first_newer..) {
-            if let Some((index, _)) = entry.writes.iter().find(|(index, key)| reads.overlaps(*index, key)) {
-                return Err(Invalid::Conflict { index: *index, ts: entry.ts });
+            if let Some((index, _)) = entry
+                .writes
+                .iter()
+                .find(|(index, key)| reads.overlaps(*index, key))
+            {
+                return Err(Invalid::Conflict {
+                    index: *index,
+                    ts: entry.ts,
+                });
             }
         }
         Ok(())
@@ -88,7 +101,10 @@ mod tests {
     use crate::store::KeyInterval;
 
     fn info(ts: u64, key: &[u8]) -> Arc<CommitInfo> {
-        Arc::new(CommitInfo { ts, writes: vec![(IndexId(1), key.to_vec())] })
+        Arc::new(CommitInfo {
+            ts,
+            writes: vec![(IndexId(1), key.to_vec())],
+        })
     }
 
     #[test]
@@ -98,10 +114,22 @@ mod tests {
         log.push(info(20, b"b"));
         let mut reads = ReadSet::new();
         reads.record(IndexId(1), KeyInterval::point(b"a"));
-        assert_eq!(log.validate(5, &reads), Err(Invalid::Conflict { index: IndexId(1), ts: 10 }));
+        assert_eq!(
+            log.validate(5, &reads),
+            Err(Invalid::Conflict {
+                index: IndexId(1),
+                ts: 10
+            })
+        );
         assert_eq!(log.validate(10, &reads), Ok(()));
         reads.record(IndexId(1), KeyInterval::point(b"b"));
-        assert_eq!(log.validate(10, &reads), Err(Invalid::Conflict { index: IndexId(1), ts: 20 }));
+        assert_eq!(
+            log.validate(10, &reads),
+            Err(Invalid::Conflict {
+                index: IndexId(1),
+                ts: 20
+            })
+        );
         log.remove_from(20);
         assert_eq!(log.validate(10, &reads), Ok(()));
     }
@@ -112,7 +140,10 @@ mod tests {
         for ts in 1..=3 {
             log.push(info(ts, b"x"));
         }
-        assert_eq!(log.validate(0, &ReadSet::new()), Err(Invalid::TooOld { oldest: 1 }));
+        assert_eq!(
+            log.validate(0, &ReadSet::new()),
+            Err(Invalid::TooOld { oldest: 1 })
+        );
         assert_eq!(log.validate(1, &ReadSet::new()), Ok(()));
         log.forget_through(2);
         assert!(log.validate(1, &ReadSet::new()).is_err());

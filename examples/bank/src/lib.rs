@@ -28,5 +28,8 @@ pub fn schema() -> Schema {
 
 /// The bank app.
 pub fn app() -> Result<App, convex_rs::app::BackendError> {
-    App::builder().schema(schema()).functions_from(module_path!()).build()
+    App::builder()
+        .schema(schema())
+        .functions_from(module_path!())
+        .build()
 }

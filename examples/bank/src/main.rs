@@ -1,10 +1,5 @@
-//! The bank example's binary.
+//! The bank example's binary: `bank serve --listen 127.0.0.1:3210 --data ./convex-data`.
 
-fn main() -> anyhow::Result<()> {
-    convex_rs_example_main(bank::app()?)
-}
-
-fn convex_rs_example_main(app: convex_rs::prelude::App) -> anyhow::Result<()> {
-    let _ = app;
-    Ok(())
+fn main() -> std::process::ExitCode {
+    convex_rs::server::run_cli(bank::app)
 }

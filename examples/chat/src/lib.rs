@@ -49,5 +49,8 @@ pub fn schema() -> Schema {
 
 /// The chat app: its schema and every function in this crate.
 pub fn app() -> Result<App, convex_rs::app::BackendError> {
-    App::builder().schema(schema()).functions_from(module_path!()).build()
+    App::builder()
+        .schema(schema())
+        .functions_from(module_path!())
+        .build()
 }

@@ -7,7 +7,11 @@ use crate::{Message, User};
 /// Sends a message. An empty or all-whitespace body is a `ConvexError` with
 /// data `{"code": "EMPTY_BODY"}`.
 #[mutation]
-pub async fn send(ctx: &MutationCtx, body: String, user: Id<User>) -> Result<Id<Message>, FunctionError> {
+pub async fn send(
+    ctx: &MutationCtx,
+    body: String,
+    user: Id<User>,
+) -> Result<Id<Message>, FunctionError> {
     if body.trim().is_empty() {
         return Err(ConvexError::from_json(serde_json::json!({ "code": "EMPTY_BODY" })).into());
     }
@@ -52,8 +56,16 @@ pub async fn remove(ctx: &MutationCtx, id: Id<Message>) -> Result<(), FunctionEr
 
 /// A page of messages, newest first.
 #[query]
-pub async fn page(ctx: &QueryCtx, pagination_opts: PaginationOptions) -> Result<PaginationResult<Doc<Message>>, FunctionError> {
-    Ok(ctx.db().query::<Message>().order(Order::Desc).paginate(&pagination_opts).await?)
+pub async fn page(
+    ctx: &QueryCtx,
+    pagination_opts: PaginationOptions,
+) -> Result<PaginationResult<Doc<Message>>, FunctionError> {
+    Ok(ctx
+        .db()
+        .query::<Message>()
+        .order(Order::Desc)
+        .paginate(&pagination_opts)
+        .await?)
 }
 
 /// Reads a message, stores its body upper-cased, and returns the new body.
@@ -63,7 +75,11 @@ pub async fn shout(ctx: &ActionCtx, id: Id<Message>) -> Result<String, FunctionE
         return Err(ConvexError::from_json(serde_json::json!({ "code": "NOT_FOUND" })).into());
     };
     let loud = message.body.to_uppercase();
-    ctx.run_mutation::<edit>(EditArgs { id, body: loud.clone() }).await?;
+    ctx.run_mutation::<edit>(EditArgs {
+        id,
+        body: loud.clone(),
+    })
+    .await?;
     Ok(loud)
 }
 

@@ -7,17 +7,33 @@ use crate::User;
 
 /// Creates a user and returns its id.
 #[mutation]
-pub async fn create(ctx: &MutationCtx, name: String, token_identifier: String) -> Result<Id<User>, FunctionError> {
-    Ok(ctx.db().insert(&User { name, token_identifier }).await?)
+pub async fn create(
+    ctx: &MutationCtx,
+    name: String,
+    token_identifier: String,
+) -> Result<Id<User>, FunctionError> {
+    Ok(ctx
+        .db()
+        .insert(&User {
+            name,
+            token_identifier,
+        })
+        .await?)
 }
 
 /// The user with this token identifier, or null.
 #[query]
-pub async fn by_token(ctx: &QueryCtx, token_identifier: String) -> Result<Option<Doc<User>>, FunctionError> {
+pub async fn by_token(
+    ctx: &QueryCtx,
+    token_identifier: String,
+) -> Result<Option<Doc<User>>, FunctionError> {
     Ok(ctx
         .db()
         .query::<User>()
-        .with_index("by_token", IndexRange::new().eq("tokenIdentifier", token_identifier))
+        .with_index(
+            "by_token",
+            IndexRange::new().eq("tokenIdentifier", token_identifier),
+        )
         .first()
         .await?)
 }

@@ -1,0 +1,260 @@
+//! The server: one origin serving the websocket sync endpoint, the HTTP API
+//! and (optionally) the app's static front end; and the command line every
+//! app binary gets (`APP serve --listen ADDR --data DIR`).
+
+mod cli;
+mod http_api;
+mod ws;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, Uri};
+use axum::routing::{any, get, post};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tower::ServiceExt;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+pub use cli::run_cli;
+
+use crate::app::{Backend, BackendError};
+use crate::sync::{Hub, SessionConfig};
+
+/// The version reported by `/instance_version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Largest HTTP request body.
+const MAX_BODY: usize = (16 << 20) + 2000;
+
+/// Errors starting or running the server.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The backend failed to open.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Server settings.
+#[derive(Clone, Debug, Default)]
+pub struct ServerConfig {
+    /// Session tuning.
+    pub session: SessionConfig,
+    /// A directory of static files (the built front end) served at `/`.
+    pub static_dir: Option<PathBuf>,
+}
+
+/// Counts live sessions so shutdown can wait for them.
+#[derive(Clone, Default)]
+struct SessionTracker {
+    live: Arc<(AtomicUsize, Notify)>,
+}
+
+struct SessionGuard(SessionTracker);
+
+impl SessionTracker {
+    fn enter(&self) -> SessionGuard {
+        self.live.0.fetch_add(1, Ordering::SeqCst);
+        SessionGuard(self.clone())
+    }
+
+    async fn wait_idle(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.live.0.load(Ordering::SeqCst) > 0 {
+            if tokio::time::timeout_at(deadline, self.live.1.notified())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    sessions = self.live.0.load(Ordering::SeqCst),
+                    "sessions still open at shutdown"
+                );
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.live.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.live.1.notify_waiters();
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    backend: Backend,
+    hub: Hub,
+    session: SessionConfig,
+    shutdown: watch::Receiver<bool>,
+    sessions: SessionTracker,
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    backend: Backend,
+    hub: Hub,
+    shutdown: watch::Sender<bool>,
+    sessions: SessionTracker,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Collapses repeated slashes (`//api/query`), which clients produce from a
+/// deployment URL with a trailing slash.
+fn normalize_path(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.contains("//") {
+        let mut collapsed = String::with_capacity(path.len());
+        for c in path.chars() {
+            if !(c == '/' && collapsed.ends_with('/')) {
+                collapsed.push(c);
+            }
+        }
+        let rebuilt = match request.uri().query() {
+            Some(q) => format!("{collapsed}?{q}"),
+            None => collapsed,
+        };
+        if let Ok(uri) = rebuilt.parse::<Uri>() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+fn router(state: AppState, config: &ServerConfig) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_credentials(true)
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .max_age(Duration::from_secs(86_400));
+    let api = Router::new()
+        .route("/api/sync", any(ws::sync_handler))
+        .route("/api/{version}/sync", any(ws::sync_handler))
+        .route("/api/query", post(http_api::query).get(http_api::get_query))
+        .route("/api/mutation", post(http_api::mutation))
+        .route("/api/action", post(http_api::action))
+        .route("/api/query_ts", post(http_api::query_ts))
+        .route("/api/query_at_ts", post(http_api::query_at_ts))
+        .route("/api/query_batch", post(http_api::query_batch))
+        .route("/api/run/{*path}", post(http_api::run))
+        .route("/instance_name", get(|| async { "convex-rs" }))
+        .route("/instance_version", get(|| async { VERSION }))
+        .route("/echo", post(http_api::echo))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(cors)
+        .with_state(state);
+    match &config.static_dir {
+        Some(dir) => api.fallback_service(
+            tower_http::services::ServeDir::new(dir).append_index_html_on_directories(true),
+        ),
+        None => api.route(
+            "/",
+            get(|| async {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain"),
+                    )],
+                    "This convex-rs deployment is running.",
+                )
+            }),
+        ),
+    }
+}
+
+impl Server {
+    /// Serves `backend` on `listener` until [`shutdown`](Self::shutdown).
+    pub async fn start(
+        backend: Backend,
+        listener: TcpListener,
+        config: ServerConfig,
+    ) -> Result<Server, ServerError> {
+        let addr = listener.local_addr()?;
+        let hub = Hub::start(backend.runner().clone());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let sessions = SessionTracker::default();
+        let state = AppState {
+            backend: backend.clone(),
+            hub: hub.clone(),
+            session: config.session.clone(),
+            shutdown: shutdown_rx.clone(),
+            sessions: sessions.clone(),
+        };
+        let app = router(state, &config).map_request(normalize_path);
+        let mut stop = shutdown_rx;
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                axum::ServiceExt::<Request>::into_make_service(app),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+        });
+        Ok(Server {
+            addr,
+            backend,
+            hub,
+            shutdown,
+            sessions,
+            task,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The subscription hub.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Stops accepting connections, lets sessions finish their queued
+    /// mutations and close, then closes the store after in-flight commits.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        self.sessions.wait_idle(Duration::from_secs(10)).await;
+        match tokio::time::timeout(Duration::from_secs(10), self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
+            Err(_) => tracing::warn!("HTTP connections still open at shutdown"),
+        }
+        self.backend.shutdown().await;
+    }
+}

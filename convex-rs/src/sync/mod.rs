@@ -1,0 +1,11 @@
+//! The sync layer: the Convex websocket protocol, per-socket sessions and
+//! the subscription hub that keeps every subscribed query up to date.
+
+mod hub;
+mod interval_index;
+pub mod protocol;
+mod session;
+
+pub use hub::{Hub, QueryResult, RoundStats};
+pub use interval_index::{IntervalIndex, SubscriptionId};
+pub use session::{Incoming, Outgoing, SessionConfig, run_session};

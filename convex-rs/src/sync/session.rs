@@ -1,0 +1,807 @@
+//! One websocket session: the protocol state machine between a client and
+//! the hub.
+//!
+//! The session owns the client's view: its query set (with versions), its
+//! identity (with a version) and the timestamp of its last Transition. It
+//! sends a Transition whenever something in that view can move forward: new
+//! query results, applied query-set or identity changes, or a mutation that
+//! needs a Transition at or after its commit timestamp (protocol §2.4).
+//!
+//! Invariants:
+//! * each Transition's `startVersion` equals the previous one's `endVersion`;
+//! * all results in a Transition are valid at its `endVersion.ts` (they come
+//!   from one atomic read of the hub);
+//! * query-set changes are applied in order, each only once every query it
+//!   adds has a result;
+//! * mutations of one session run one at a time, in arrival order.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use tokio::sync::{Notify, mpsc};
+
+use super::hub::{Hub, QueryResult};
+use super::interval_index::SubscriptionId;
+use super::protocol::{
+    ClientMessage, QuerySetModification, ServerMessage, StateModification, StateVersion, TokenType,
+    Ts,
+};
+use crate::function::{Caller, FunctionOutcome, Identity, RequestKey, Runner};
+use crate::value::Value;
+
+/// A frame from the client, as the transport delivers it.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A text frame.
+    Text(String),
+    /// Any other frame (binary): a protocol violation.
+    Binary,
+}
+
+/// What the session asks the transport to do.
+#[derive(Debug, PartialEq)]
+pub enum Outgoing {
+    /// Send a text frame.
+    Text(String),
+    /// Close the socket; `None` closes without a status code.
+    Close(Option<(u16, String)>),
+}
+
+/// Session settings.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Send a `Ping` after this long without any other message.
+    pub ping_interval: Duration,
+    /// Most actions running at once per session.
+    pub max_concurrent_actions: usize,
+    /// Most mutations queued per session.
+    pub max_queued_mutations: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            ping_interval: Duration::from_secs(15),
+            max_concurrent_actions: 1000,
+            max_queued_mutations: 1000,
+        }
+    }
+}
+
+enum Subscribed {
+    Hub(SubscriptionId),
+    /// A query that failed before reaching the hub (e.g. malformed arguments).
+    Failed(Arc<QueryResult>),
+}
+
+struct ActiveQuery {
+    path: String,
+    args: Option<Value>,
+    journal: Option<String>,
+    sub: Subscribed,
+    last_hash: Option<u64>,
+}
+
+enum PendingChange {
+    QuerySet {
+        version: u32,
+        adds: Vec<(u32, ActiveQuery)>,
+        removes: Vec<u32>,
+    },
+    Identity {
+        version: u32,
+        resubscribed: Vec<(u32, Subscribed)>,
+    },
+}
+
+enum Completion {
+    Mutation {
+        request_id: u32,
+        outcome: FunctionOutcome,
+    },
+    Action {
+        request_id: u32,
+        outcome: FunctionOutcome,
+    },
+}
+
+struct MutationJob {
+    request_id: u32,
+    path: String,
+    args: Result<Value, String>,
+    identity: Identity,
+    key: Option<RequestKey>,
+}
+
+/// Why the session ends.
+enum End {
+    ClientGone,
+    Fatal(String),
+    Internal(String),
+    Auth { error: String, base_version: u32 },
+}
+
+struct Session {
+    hub: Hub,
+    runner: Runner,
+    out: mpsc::Sender<Outgoing>,
+    notify: Arc<Notify>,
+    config: SessionConfig,
+    connected: bool,
+    session_id: String,
+    clock_skew: i64,
+    sent: StateVersion,
+    received_query_set: u32,
+    identity: Identity,
+    identity_version: u32,
+    queries: HashMap<u32, ActiveQuery>,
+    pending: VecDeque<PendingChange>,
+    /// Query ids added (possibly still pending) and not removed.
+    known_ids: HashSet<u32>,
+    transition_due: Option<u64>,
+    last_sent: Instant,
+    mutations: mpsc::Sender<MutationJob>,
+    completions_tx: mpsc::Sender<Completion>,
+    actions: Arc<tokio::sync::Semaphore>,
+}
+
+fn now_ms() -> f64 {
+    crate::store::wall_clock_millis()
+}
+
+fn failed_result(message: String) -> Arc<QueryResult> {
+    Arc::new(QueryResult::new(Err((message, None)), Vec::new(), None))
+}
+
+/// Unwraps `[argsObject]` (or a bare object) into a value.
+fn decode_args(args: &[Json]) -> Result<Value, String> {
+    let object = match args {
+        [one] => one.clone(),
+        [] => Json::Object(Default::default()),
+        _ => {
+            return Err(format!(
+                "expected one arguments object, got {} arguments",
+                args.len()
+            ));
+        }
+    };
+    let value = Value::from_json(object).map_err(|e| format!("invalid arguments: {e}"))?;
+    if !matches!(value, Value::Object(_)) {
+        return Err("arguments must be an object".into());
+    }
+    Ok(value)
+}
+
+/// Runs a socket's session until the client goes away or the session fails.
+///
+/// `incoming` yields the client's frames; `out` receives what to send. When
+/// `shutdown` resolves, the session lets queued mutations finish and closes
+/// the socket with code 1001 so clients reconnect elsewhere or later.
+pub async fn run_session(
+    hub: Hub,
+    runner: Runner,
+    config: SessionConfig,
+    mut incoming: mpsc::Receiver<Incoming>,
+    out: mpsc::Sender<Outgoing>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let (mutations, mutation_jobs) = mpsc::channel(config.max_queued_mutations);
+    let (completions_tx, mut completions) = mpsc::channel(256);
+    let worker = tokio::spawn(mutation_worker(
+        runner.clone(),
+        mutation_jobs,
+        completions_tx.clone(),
+    ));
+    let mut session = Session {
+        hub,
+        runner,
+        out,
+        notify: Arc::new(Notify::new()),
+        actions: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_actions)),
+        config,
+        connected: false,
+        session_id: String::new(),
+        clock_skew: 0,
+        sent: StateVersion::default(),
+        received_query_set: 0,
+        identity: Identity::Unauthenticated,
+        identity_version: 0,
+        queries: HashMap::new(),
+        pending: VecDeque::new(),
+        known_ids: HashSet::new(),
+        transition_due: None,
+        last_sent: Instant::now(),
+        mutations,
+        completions_tx,
+    };
+    let mut ping = tokio::time::interval(Duration::from_secs(1));
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let notify = session.notify.clone();
+    let end = loop {
+        let step = tokio::select! {
+            frame = incoming.recv() => match frame {
+                Some(Incoming::Text(text)) => session.handle_text(&text).await,
+                Some(Incoming::Binary) => Err(End::Fatal("binary frames are not part of the protocol".into())),
+                None => Err(End::ClientGone),
+            },
+            Some(completion) = completions.recv() => session.complete(completion).await,
+            () = notify.notified() => session.flush().await,
+            _ = ping.tick() => session.keep_alive().await,
+            _ = shutdown.changed() => break None,
+        };
+        if let Err(end) = step {
+            break Some(end);
+        }
+    };
+    session.unsubscribe_all();
+    // Let queued mutations finish (they commit even if nobody hears back).
+    drop(session.mutations);
+    let _ = worker.await;
+    let close = match end {
+        None => Some(Outgoing::Close(Some((1001, "ServerShutdown".into())))),
+        Some(End::ClientGone) => None,
+        Some(End::Fatal(error)) => {
+            let _ = session
+                .out
+                .send(text(&ServerMessage::FatalError { error }))
+                .await;
+            Some(Outgoing::Close(None))
+        }
+        Some(End::Internal(reason)) => {
+            tracing::warn!(%reason, "closing a sync session after an internal error");
+            Some(Outgoing::Close(Some((1011, "InternalServerError".into()))))
+        }
+        Some(End::Auth {
+            error,
+            base_version,
+        }) => {
+            let message = ServerMessage::AuthError {
+                error,
+                base_version,
+                auth_update_attempted: true,
+            };
+            let _ = session.out.send(text(&message)).await;
+            Some(Outgoing::Close(None))
+        }
+    };
+    if let Some(close) = close {
+        let _ = session.out.send(close).await;
+    }
+}
+
+fn text(message: &ServerMessage) -> Outgoing {
+    Outgoing::Text(serde_json::to_string(message).unwrap_or_else(|e| {
+        format!(r#"{{"type":"FatalError","error":"could not encode a message: {e}"}}"#)
+    }))
+}
+
+async fn mutation_worker(
+    runner: Runner,
+    mut jobs: mpsc::Receiver<MutationJob>,
+    done: mpsc::Sender<Completion>,
+) {
+    while let Some(job) = jobs.recv().await {
+        let outcome = match job.args {
+            Ok(args) => {
+                runner
+                    .run_mutation_once(&job.path, args, job.identity, Caller::Client, job.key)
+                    .await
+            }
+            Err(message) => FunctionOutcome {
+                result: Err(
+                    crate::function::FunctionError::invalid_arguments(message).into_failure()
+                ),
+                log_lines: Vec::new(),
+                ts: None,
+            },
+        };
+        let _ = done
+            .send(Completion::Mutation {
+                request_id: job.request_id,
+                outcome,
+            })
+            .await;
+    }
+}
+
+impl Session {
+    async fn send(&mut self, message: &ServerMessage) -> Result<(), End> {
+        self.last_sent = Instant::now();
+        self.out
+            .send(text(message))
+            .await
+            .map_err(|_| End::ClientGone)
+    }
+
+    async fn keep_alive(&mut self) -> Result<(), End> {
+        if self.last_sent.elapsed() >= self.config.ping_interval {
+            self.send(&ServerMessage::Ping).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle_text(&mut self, text: &str) -> Result<(), End> {
+        let message: ClientMessage = serde_json::from_str(text)
+            .map_err(|e| End::Fatal(format!("could not parse the client message: {e}")))?;
+        if !self.connected && !matches!(message, ClientMessage::Connect { .. }) {
+            return Err(End::Fatal(
+                "the first message on a socket must be Connect".into(),
+            ));
+        }
+        match message {
+            ClientMessage::Connect {
+                session_id,
+                max_observed_timestamp,
+                client_ts,
+                ..
+            } => {
+                if self.connected {
+                    return Err(End::Fatal("Connect was sent twice on one socket".into()));
+                }
+                let latest = self.runner.store().latest_ts();
+                if let Some(Ts(observed)) = max_observed_timestamp {
+                    if observed > latest {
+                        return Err(End::Internal(format!(
+                            "client observed timestamp {observed}, newer than the latest commit {latest}"
+                        )));
+                    }
+                }
+                self.connected = true;
+                self.session_id = session_id;
+                if let Some(client_ts) = client_ts {
+                    self.clock_skew = (client_ts - now_ms()) as i64;
+                }
+                Ok(())
+            }
+            ClientMessage::ModifyQuerySet {
+                base_version,
+                new_version,
+                modifications,
+            } => {
+                self.modify_query_set(base_version, new_version, modifications)?;
+                self.flush().await
+            }
+            ClientMessage::Mutation {
+                request_id,
+                udf_path,
+                args,
+                ..
+            } => {
+                let job = MutationJob {
+                    request_id,
+                    path: udf_path,
+                    args: decode_args(&args),
+                    identity: self.identity.clone(),
+                    key: Some(RequestKey {
+                        session: self.session_id.clone(),
+                        request: request_id,
+                    }),
+                };
+                match self.mutations.try_send(job) {
+                    Ok(()) => Ok(()),
+                    Err(mpsc::error::TrySendError::Full(_)) => Err(End::Internal(
+                        "TooManyConcurrentMutations: too many queued mutations".into(),
+                    )),
+                    Err(mpsc::error::TrySendError::Closed(_)) => Err(End::ClientGone),
+                }
+            }
+            ClientMessage::Action {
+                request_id,
+                udf_path,
+                args,
+                ..
+            } => {
+                let Ok(permit) = self.actions.clone().try_acquire_owned() else {
+                    return Err(End::Internal(
+                        "TooManyConcurrentRequests: too many actions in flight".into(),
+                    ));
+                };
+                let runner = self.runner.clone();
+                let identity = self.identity.clone();
+                let done = self.completions_tx.clone();
+                tokio::spawn(async move {
+                    let outcome = match decode_args(&args) {
+                        Ok(args) => {
+                            runner
+                                .run_action(&udf_path, args, identity, Caller::Client)
+                                .await
+                        }
+                        Err(m) => FunctionOutcome {
+                            result: Err(
+                                crate::function::FunctionError::invalid_arguments(m).into_failure()
+                            ),
+                            log_lines: Vec::new(),
+                            ts: None,
+                        },
+                    };
+                    drop(permit);
+                    let _ = done
+                        .send(Completion::Action {
+                            request_id,
+                            outcome,
+                        })
+                        .await;
+                });
+                Ok(())
+            }
+            ClientMessage::Authenticate {
+                base_version,
+                token_type,
+                ..
+            } => {
+                if base_version != self.identity_version {
+                    return Err(End::Internal(format!(
+                        "Authenticate baseVersion {base_version} does not match identity version {}",
+                        self.identity_version
+                    )));
+                }
+                match token_type {
+                    TokenType::None => {
+                        self.change_identity(Identity::Unauthenticated);
+                        self.flush().await
+                    }
+                    TokenType::User | TokenType::Admin => Err(End::Auth {
+                        error: "InvalidAuthHeader: this deployment has no auth providers configured, so tokens cannot be verified".into(),
+                        base_version: self.identity_version,
+                    }),
+                }
+            }
+            ClientMessage::Event { .. } => Ok(()),
+        }
+    }
+
+    fn modify_query_set(
+        &mut self,
+        base: u32,
+        new: u32,
+        modifications: Vec<QuerySetModification>,
+    ) -> Result<(), End> {
+        if base != self.received_query_set {
+            return Err(End::Fatal(format!(
+                "BaseVersionMismatch: ModifyQuerySet baseVersion {base} but the query set is at version {}",
+                self.received_query_set
+            )));
+        }
+        if new <= base {
+            return Err(End::Internal(format!(
+                "ModifyQuerySet newVersion {new} is not greater than baseVersion {base}"
+            )));
+        }
+        self.received_query_set = new;
+        let mut adds = Vec::new();
+        let mut removes = Vec::new();
+        for modification in modifications {
+            match modification {
+                QuerySetModification::Add {
+                    query_id,
+                    udf_path,
+                    args,
+                    journal,
+                    ..
+                } => {
+                    if !self.known_ids.insert(query_id) {
+                        return Err(End::Internal(format!("query {query_id} was added twice")));
+                    }
+                    let args = decode_args(&args);
+                    let sub = match &args {
+                        Ok(args) => Subscribed::Hub(self.hub.subscribe(
+                            &udf_path,
+                            args.clone(),
+                            self.identity.clone(),
+                            journal.clone(),
+                            &self.notify,
+                        )),
+                        Err(message) => Subscribed::Failed(failed_result(message.clone())),
+                    };
+                    adds.push((
+                        query_id,
+                        ActiveQuery {
+                            path: udf_path,
+                            args: args.ok(),
+                            journal,
+                            sub,
+                            last_hash: None,
+                        },
+                    ));
+                }
+                QuerySetModification::Remove { query_id } => {
+                    if !self.known_ids.remove(&query_id) {
+                        return Err(End::Internal(format!(
+                            "query {query_id} was removed but never added"
+                        )));
+                    }
+                    removes.push(query_id);
+                }
+            }
+        }
+        self.pending.push_back(PendingChange::QuerySet {
+            version: new,
+            adds,
+            removes,
+        });
+        Ok(())
+    }
+
+    fn change_identity(&mut self, identity: Identity) {
+        self.identity_version += 1;
+        self.identity = identity;
+        // Every query, including ones still pending, runs again as the new identity.
+        let mut resubscribed = Vec::new();
+        let ids: Vec<u32> = self.queries.keys().copied().collect();
+        for id in ids {
+            if let Some(q) = self.queries.get(&id) {
+                if let Some(args) = &q.args {
+                    let sub = self.hub.subscribe(
+                        &q.path,
+                        args.clone(),
+                        self.identity.clone(),
+                        q.journal.clone(),
+                        &self.notify,
+                    );
+                    resubscribed.push((id, Subscribed::Hub(sub)));
+                }
+            }
+        }
+        for change in &mut self.pending {
+            if let PendingChange::QuerySet { adds, .. } = change {
+                for (_, q) in adds.iter_mut() {
+                    if let (Subscribed::Hub(old), Some(args)) = (&q.sub, &q.args) {
+                        let new = self.hub.subscribe(
+                            &q.path,
+                            args.clone(),
+                            self.identity.clone(),
+                            q.journal.clone(),
+                            &self.notify,
+                        );
+                        self.hub.unsubscribe(*old, &self.notify);
+                        q.sub = Subscribed::Hub(new);
+                    }
+                }
+            }
+        }
+        self.pending.push_back(PendingChange::Identity {
+            version: self.identity_version,
+            resubscribed,
+        });
+    }
+
+    async fn complete(&mut self, completion: Completion) -> Result<(), End> {
+        let (request_id, outcome, is_mutation) = match completion {
+            Completion::Mutation {
+                request_id,
+                outcome,
+            } => (request_id, outcome, true),
+            Completion::Action {
+                request_id,
+                outcome,
+            } => (request_id, outcome, false),
+        };
+        let (success, result, error_data) = match outcome.result {
+            Ok(value) => (true, value.to_json(), None),
+            Err(f) => (
+                false,
+                Json::String(f.message),
+                f.data.as_ref().map(Value::to_json),
+            ),
+        };
+        let log_lines = outcome.log_lines;
+        if is_mutation {
+            let ts = if success { outcome.ts.map(Ts) } else { None };
+            self.send(&ServerMessage::MutationResponse {
+                request_id,
+                success,
+                result,
+                ts,
+                log_lines,
+                error_data,
+            })
+            .await?;
+            if let Some(Ts(ts)) = ts {
+                self.transition_due = Some(self.transition_due.map_or(ts, |t| t.max(ts)));
+                self.hub.notify_at(ts, &self.notify);
+            }
+            Ok(())
+        } else {
+            self.send(&ServerMessage::ActionResponse {
+                request_id,
+                success,
+                result,
+                log_lines,
+                error_data,
+            })
+            .await
+        }
+    }
+
+    fn hub_ids(&self) -> Vec<SubscriptionId> {
+        let mut ids: Vec<SubscriptionId> = self
+            .queries
+            .values()
+            .filter_map(|q| {
+                if let Subscribed::Hub(id) = q.sub {
+                    Some(id)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for change in &self.pending {
+            match change {
+                PendingChange::QuerySet { adds, .. } => {
+                    ids.extend(adds.iter().filter_map(|(_, q)| {
+                        if let Subscribed::Hub(id) = q.sub {
+                            Some(id)
+                        } else {
+                            None
+                        }
+                    }));
+                }
+                PendingChange::Identity { resubscribed, .. } => {
+                    ids.extend(resubscribed.iter().filter_map(|(_, s)| {
+                        if let Subscribed::Hub(id) = s {
+                            Some(*id)
+                        } else {
+                            None
+                        }
+                    }));
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Sends a Transition if the client's view can move forward.
+    async fn flush(&mut self) -> Result<(), End> {
+        if !self.connected {
+            return Ok(());
+        }
+        let ids = self.hub_ids();
+        let (hub_ts, results) = self.hub.results(&ids);
+        let results: HashMap<SubscriptionId, Arc<QueryResult>> = ids
+            .iter()
+            .zip(results)
+            .filter_map(|(id, r)| r.map(|r| (*id, r)))
+            .collect();
+        let ready = |sub: &Subscribed| match sub {
+            Subscribed::Hub(id) => results.get(id).cloned(),
+            Subscribed::Failed(r) => Some(r.clone()),
+        };
+        let mut modifications = Vec::new();
+        let mut query_set = self.sent.query_set;
+        let mut identity = self.sent.identity;
+        // Apply pending changes in order while every query they need has a result.
+        while let Some(change) = self.pending.front() {
+            let all_ready = match change {
+                PendingChange::QuerySet { adds, .. } => {
+                    adds.iter().all(|(_, q)| ready(&q.sub).is_some())
+                }
+                PendingChange::Identity { resubscribed, .. } => {
+                    resubscribed.iter().all(|(_, s)| ready(s).is_some())
+                }
+            };
+            if !all_ready {
+                break;
+            }
+            let Some(change) = self.pending.pop_front() else {
+                break;
+            };
+            match change {
+                PendingChange::QuerySet {
+                    version,
+                    adds,
+                    removes,
+                } => {
+                    for (id, q) in adds {
+                        if let Some(old) = self.queries.insert(id, q) {
+                            self.release(&old.sub);
+                        }
+                    }
+                    for id in removes {
+                        if let Some(old) = self.queries.remove(&id) {
+                            self.release(&old.sub);
+                        }
+                        modifications.push(StateModification::QueryRemoved { query_id: id });
+                    }
+                    query_set = version;
+                }
+                PendingChange::Identity {
+                    version,
+                    resubscribed,
+                } => {
+                    for (id, sub) in resubscribed {
+                        match self.queries.get_mut(&id) {
+                            Some(q) => {
+                                let old = std::mem::replace(&mut q.sub, sub);
+                                self.release(&old);
+                            }
+                            None => self.release(&sub),
+                        }
+                    }
+                    identity = version;
+                }
+            }
+        }
+        let mut ids: Vec<u32> = self.queries.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let Some(q) = self.queries.get_mut(&id) else {
+                continue;
+            };
+            let Some(result) = ready(&q.sub) else {
+                continue;
+            };
+            if q.last_hash == Some(result.hash) {
+                continue;
+            }
+            q.last_hash = Some(result.hash);
+            modifications.push(match &result.value {
+                Ok(value) => StateModification::QueryUpdated {
+                    query_id: id,
+                    value: value.clone(),
+                    log_lines: result.log_lines.clone(),
+                    journal: result.journal.clone(),
+                },
+                Err((message, data)) => StateModification::QueryFailed {
+                    query_id: id,
+                    error_message: message.clone(),
+                    log_lines: result.log_lines.clone(),
+                    journal: result.journal.clone(),
+                    error_data: data.clone(),
+                },
+            });
+        }
+        let ts = hub_ts.max(self.sent.ts.0);
+        let due = self.transition_due.is_some_and(|due| ts >= due);
+        let moved = query_set != self.sent.query_set || identity != self.sent.identity;
+        if modifications.is_empty() && !moved && !due {
+            return Ok(());
+        }
+        if due {
+            self.transition_due = None;
+        }
+        let end = StateVersion {
+            query_set,
+            identity,
+            ts: Ts(ts),
+        };
+        let message = ServerMessage::Transition {
+            start_version: self.sent,
+            end_version: end,
+            modifications,
+            client_clock_skew: self.clock_skew,
+            server_ts: crate::store::wall_clock_nanos(),
+        };
+        self.sent = end;
+        self.send(&message).await
+    }
+
+    fn release(&self, sub: &Subscribed) {
+        if let Subscribed::Hub(id) = sub {
+            self.hub.unsubscribe(*id, &self.notify);
+        }
+    }
+
+    fn unsubscribe_all(&mut self) {
+        for q in std::mem::take(&mut self.queries).into_values() {
+            self.release(&q.sub);
+        }
+        for change in std::mem::take(&mut self.pending) {
+            match change {
+                PendingChange::QuerySet { adds, .. } => {
+                    for (_, q) in adds {
+                        self.release(&q.sub);
+                    }
+                }
+                PendingChange::Identity { resubscribed, .. } => {
+                    for (_, s) in resubscribed {
+                        self.release(&s);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+// ConvexReactClient (no rendering) with an optimistic update (protocol §8):
+// the local query result changes before the server confirms, then settles on
+// the server's value without flickering back.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import ws from "ws";
+import { ConvexReactClient } from "convex/react";
+import { ConvexHttpClient } from "convex/browser";
+import { anyApi } from "convex/server";
+import { ConvexError } from "convex/values";
+import {
+  assertNoUncaughtErrors,
+  closeTracked,
+  installCrashGuard,
+  startServer,
+  track,
+  Values,
+  withTimeout,
+} from "./harness.js";
+
+installCrashGuard();
+
+const api = anyApi;
+const OPTIMISTIC_BUMP = 100;
+
+let server;
+let client;
+let http;
+let userId;
+
+before(async () => {
+  server = await startServer("chat");
+  client = track(new ConvexReactClient(server.url, { webSocketConstructor: ws, logger: false }));
+  http = new ConvexHttpClient(server.url, { logger: false });
+  userId = await client.mutation(api.users.create, { name: "Rea", tokenIdentifier: "tok|rea" });
+}, { timeout: 60_000 });
+
+after(async () => {
+  await closeTracked();
+  await server?.stop();
+}, { timeout: 60_000 });
+
+/** Watch `ref(args)` and record every local result. */
+function watch(ref, args, label) {
+  const w = client.watchQuery(ref, args);
+  const values = new Values(label);
+  const unsubscribe = w.onUpdate(() => {
+    try {
+      values.push(w.localQueryResult());
+    } catch (err) {
+      values.fail(err);
+    }
+  });
+  return { w, values, unsubscribe };
+}
+
+/** Consecutive duplicates removed. */
+const dedupe = (xs) => xs.filter((x, i) => i === 0 || x !== xs[i - 1]);
+
+/** Adds OPTIMISTIC_BUMP to the cached messages:count, if any. */
+function bumpCount(store) {
+  const current = store.getQuery(api.messages.count, {});
+  if (current !== undefined) store.setQuery(api.messages.count, {}, current + OPTIMISTIC_BUMP);
+}
+
+test("watchQuery sees the optimistic value first, then the server value", { timeout: 30_000 }, async () => {
+  const { w, values, unsubscribe } = watch(api.messages.count, {}, "watch messages:count");
+  try {
+    const start = await values.waitFor((v) => v !== undefined);
+    assert.equal(start, 0);
+    const seenFrom = values.count;
+
+    let resolved = false;
+    const pending = client.mutation(
+      api.messages.send,
+      { body: "optimistic", user: userId },
+      { optimisticUpdate: bumpCount },
+    );
+    pending.then(() => (resolved = true), () => (resolved = true));
+    // Applied locally and synchronously, before any server answer.
+    assert.equal(w.localQueryResult(), start + OPTIMISTIC_BUMP);
+    assert.equal(resolved, false);
+
+    const id = await withTimeout(pending, 10_000, "mutation");
+    assert.equal(typeof id, "string");
+    // At resolve time the server's value has replaced the optimistic one.
+    assert.equal(w.localQueryResult(), start + 1);
+    await values.waitFor((v) => v === start + 1);
+    assert.deepEqual(
+      dedupe(values.values.slice(seenFrom - 1)),
+      [start, start + OPTIMISTIC_BUMP, start + 1],
+      "0 -> optimistic -> server value, no flicker back",
+    );
+  } finally {
+    unsubscribe();
+  }
+});
+
+test("an optimistic list update is replaced by the real document", { timeout: 30_000 }, async () => {
+  const { w, values, unsubscribe } = watch(api.messages.list, {}, "watch messages:list");
+  try {
+    const start = await values.waitFor((v) => v !== undefined);
+    const pending = client.mutation(
+      api.messages.send,
+      { body: "typed locally", user: userId },
+      {
+        optimisticUpdate: (store, args) => {
+          const list = store.getQuery(api.messages.list, {});
+          if (list === undefined) return;
+          store.setQuery(api.messages.list, {}, [
+            ...list,
+            { _id: "optimistic-temp-id", _creationTime: Date.now(), body: args.body, user: args.user },
+          ]);
+        },
+      },
+    );
+    const local = w.localQueryResult();
+    assert.equal(local.length, start.length + 1);
+    assert.equal(local.at(-1)._id, "optimistic-temp-id");
+
+    const id = await withTimeout(pending, 10_000, "mutation");
+    const settled = w.localQueryResult();
+    assert.equal(settled.length, start.length + 1);
+    assert.equal(settled.at(-1)._id, id);
+    assert.equal(settled.at(-1).body, "typed locally");
+    assert.ok(!settled.some((m) => m._id === "optimistic-temp-id"));
+  } finally {
+    unsubscribe();
+  }
+});
+
+test("a failed mutation rolls its optimistic update back", { timeout: 30_000 }, async () => {
+  const { w, values, unsubscribe } = watch(api.messages.count, {}, "watch messages:count");
+  try {
+    const start = await values.waitFor((v) => v !== undefined);
+    const pending = client.mutation(
+      api.messages.send,
+      { body: "   ", user: userId },
+      { optimisticUpdate: bumpCount },
+    );
+    assert.equal(w.localQueryResult(), start + OPTIMISTIC_BUMP);
+    await assert.rejects(withTimeout(pending, 10_000, "mutation"), (err) => {
+      assert.ok(err instanceof ConvexError);
+      assert.deepEqual(err.data, { code: "EMPTY_BODY" });
+      return true;
+    });
+    assert.equal(w.localQueryResult(), start);
+    await values.waitFor((v) => v === start);
+  } finally {
+    unsubscribe();
+  }
+});
+
+test("watchQuery follows writes by other clients", { timeout: 30_000 }, async () => {
+  const { values, unsubscribe } = watch(api.messages.count, {}, "watch messages:count");
+  try {
+    const start = await values.waitFor((v) => v !== undefined);
+    await http.mutation(api.messages.send, { body: "from http", user: userId });
+    await values.waitFor((v) => v === start + 1);
+  } finally {
+    unsubscribe();
+  }
+});
+
+test("no uncaught client errors", () => {
+  assertNoUncaughtErrors();
+});
