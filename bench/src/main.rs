@@ -156,7 +156,7 @@ fn millis(d: Duration) -> String {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "{:<14} {:<7} {:>7} {:>9} {:>10} {:>9} {:>9} {:>9} {:>8} {:>15}",
+        "{:<14} {:<7} {:>7} {:>9} {:>10} {:>9} {:>9} {:>9} {:>8} {:>12} {:>15}",
         "workload",
         "sync",
         "callers",
@@ -166,17 +166,21 @@ fn print_table(rows: &[Row]) {
         "p99 ms",
         "conflicts",
         "failures",
+        "commits/grp",
         "cpu% own/other"
     );
-    println!("{}", "-".repeat(106));
+    println!("{}", "-".repeat(119));
     for r in rows {
         let m = &r.measurement;
+        let group = m
+            .commits_per_group()
+            .map_or_else(|| "-".to_string(), |g| format!("{g:.1}"));
         let cpu = r.cpu.map_or_else(
             || "n/a".to_string(),
             |c| format!("{:.0}/{:.0}", c.own, c.others),
         );
         println!(
-            "{:<14} {:<7} {:>7} {:>9} {:>10.0} {:>9} {:>9} {:>9} {:>8} {:>15}",
+            "{:<14} {:<7} {:>7} {:>9} {:>10.0} {:>9} {:>9} {:>9} {:>8} {:>12} {:>15}",
             r.name,
             r.sync,
             r.callers,
@@ -186,11 +190,16 @@ fn print_table(rows: &[Row]) {
             millis(m.p99),
             m.conflicts,
             m.failures,
+            group,
             cpu
         );
     }
     println!(
-        "(cpu%: percent of one core used by this process / by everything else, over set-up, warm-up and run)"
+        "(commits/grp: mean commits per SQLite transaction, estimated from commit-timestamp gaps > {} µs;",
+        measure::GROUP_GAP_NANOS / 1000
+    );
+    println!(
+        " cpu%: percent of one core used by this process / by everything else, over set-up, warm-up and run)"
     );
     println!();
 }
@@ -201,6 +210,22 @@ fn ratio_line(label: &str, numerator: &Measurement, denominator: &Measurement, t
     let verdict = if ratio >= target { "PASS" } else { "MISS" };
     println!(
         "{label:<46} {n:>8.0} / {d:>8.0} = {ratio:>6.2}x  (target >= {target:.2}x)  {verdict}"
+    );
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn print_phases(sync: &str, totals: &raw::PhaseTotals) {
+    let mean = totals.mean();
+    println!(
+        "raw {sync}: mean per op: BEGIN {}, document INSERT {}, 2 index INSERTs {}, COMMIT {} (slowest COMMIT {})",
+        micros(mean.begin),
+        micros(mean.document),
+        micros(mean.index),
+        micros(mean.commit),
+        millis(totals.max_commit) + " ms"
     );
 }
 
@@ -258,31 +283,37 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let mut rows = Vec::new();
+    let mut raw_phases = Vec::new();
     for durability in [Durability::Full, Durability::Normal] {
         let sync = sync_name(durability);
 
         let dir = fresh_dir(root.path(), &format!("raw-{sync}"))?;
         eprintln!("running raw SQLite at {sync} ...");
         let watch = CpuWatch::start();
-        let measurement = raw::run(&dir.join("raw.sqlite3"), durability, window).await?;
+        let (measurement, phases) = raw::run(&dir.join("raw.sqlite3"), durability, window).await?;
+        let cpu = watch.stop();
         remove_dir(&dir);
+        raw_phases.push((sync, phases));
         rows.push(Row {
             name: "raw insert",
             sync,
             callers: 1,
             measurement,
+            cpu,
         });
 
         let dir = fresh_dir(root.path(), &format!("ours-{sync}"))?;
         eprintln!("running items:insert at {sync} ...");
         let watch = CpuWatch::start();
         let measurement = workloads::inserts(&dir, durability, args.callers, window).await?;
+        let cpu = watch.stop();
         remove_dir(&dir);
         rows.push(Row {
             name: "ours insert",
             sync,
             callers: args.callers,
             measurement,
+            cpu,
         });
     }
 
@@ -309,12 +340,14 @@ async fn main() -> anyhow::Result<()> {
             window,
         )
         .await?;
+        let cpu = watch.stop();
         remove_dir(&dir);
         rows.push(Row {
             name,
             sync: sync_name(bank_durability),
             callers: args.callers,
             measurement,
+            cpu,
         });
         bank_reports.push((name, report));
     }
@@ -352,6 +385,9 @@ async fn main() -> anyhow::Result<()> {
     println!();
     for (name, report) in &bank_reports {
         print_bank(name, report);
+    }
+    for (sync, phases) in &raw_phases {
+        print_phases(sync, phases);
     }
     for row in &rows {
         print_errors(&format!("{} {}", row.name, row.sync), &row.measurement);

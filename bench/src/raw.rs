@@ -124,13 +124,62 @@ pub async fn open(path: &Path, durability: Durability) -> anyhow::Result<SqliteC
     Ok(conn)
 }
 
-/// Writes one item's rows in one transaction.
+/// Where one raw operation spent its time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Phases {
+    /// `BEGIN`.
+    pub begin: Duration,
+    /// The `documents` row.
+    pub document: Duration,
+    /// Both `index_entries` rows.
+    pub index: Duration,
+    /// `COMMIT` (where `synchronous=FULL` waits for the fsync, and where a
+    /// WAL auto-checkpoint runs).
+    pub commit: Duration,
+}
+
+/// [`Phases`] summed over many operations, with the slowest commit.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PhaseTotals {
+    /// Operations summed.
+    pub ops: u32,
+    /// The sums.
+    pub sum: Phases,
+    /// The slowest `COMMIT`.
+    pub max_commit: Duration,
+}
+
+impl PhaseTotals {
+    fn add(&mut self, p: Phases) {
+        self.ops += 1;
+        self.sum.begin += p.begin;
+        self.sum.document += p.document;
+        self.sum.index += p.index;
+        self.sum.commit += p.commit;
+        self.max_commit = self.max_commit.max(p.commit);
+    }
+
+    /// The mean of each phase.
+    pub fn mean(&self) -> Phases {
+        let n = self.ops.max(1);
+        Phases {
+            begin: self.sum.begin / n,
+            document: self.sum.document / n,
+            index: self.sum.index / n,
+            commit: self.sum.commit / n,
+        }
+    }
+}
+
+/// Writes one item's rows in one transaction; returns the time of each step.
 pub async fn insert(
     conn: &mut SqliteConnection,
     rows: &RawInsert,
     ts: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<Phases, sqlx::Error> {
+    let t0 = Instant::now();
     let mut tx = conn.begin().await?;
+    let t1 = Instant::now();
     sqlx::query(INSERT_DOCUMENT)
         .bind(rows.id.clone())
         .bind(ts)
@@ -140,6 +189,7 @@ pub async fn insert(
         .bind(None::<i64>)
         .execute(&mut *tx)
         .await?;
+    let t2 = Instant::now();
     for (index, key) in [
         (BY_CREATION_TIME_ID, &rows.by_creation_time),
         (BY_N_ID, &rows.by_n),
@@ -153,7 +203,15 @@ pub async fn insert(
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await
+    let t3 = Instant::now();
+    tx.commit().await?;
+    let t4 = Instant::now();
+    Ok(Phases {
+        begin: t1 - t0,
+        document: t2 - t1,
+        index: t3 - t2,
+        commit: t4 - t3,
+    })
 }
 
 /// Blob sizes of a typical operation: (id, document, by_creation_time key, by_n key).
@@ -168,34 +226,39 @@ pub fn typical_sizes() -> (usize, usize, usize, usize) {
     )
 }
 
-/// One-insert-per-transaction commits on a single connection, for the window.
+/// One-insert-per-transaction commits on a single connection, for the
+/// window; also returns where the recorded operations spent their time.
 pub async fn run(
     path: &Path,
     durability: Durability,
     window: Window,
-) -> anyhow::Result<Measurement> {
+) -> anyhow::Result<(Measurement, PhaseTotals)> {
     let mut conn = open(path, durability).await?;
     let deadlines = window.start();
     let mut recorder = Recorder::new(deadlines);
     let mut recorded = 0;
     let mut last_ts = 0;
     let mut seq = 0;
+    let mut phases = PhaseTotals::default();
     while recorder.should_continue(recorded) {
         let started = Instant::now();
         let (body, n) = random_item(0, seq);
         let rows = RawInsert::new(&body, n, now_ms());
         last_ts = now_nanos().max(last_ts + 1);
-        let outcome = match insert(&mut conn, &rows, last_ts).await {
-            Ok(()) => Outcome::Ok,
-            Err(e) => Outcome::Failed(e.to_string()),
+        let (outcome, timing) = match insert(&mut conn, &rows, last_ts).await {
+            Ok(timing) => (Outcome::Ok { ts: None }, Some(timing)),
+            Err(e) => (Outcome::Failed(e.to_string()), None),
         };
         if recorder.record(started, Instant::now(), outcome) {
             recorded += 1;
+            if let Some(timing) = timing {
+                phases.add(timing);
+            }
         }
         seq += 1;
     }
     conn.close().await?;
-    Ok(Measurement::merge(vec![recorder]))
+    Ok((Measurement::merge(vec![recorder]), phases))
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ fn classify(
 ) -> Outcome {
     match outcome.result {
         Ok(value) => match accept(&value) {
-            Ok(()) => Outcome::Ok,
+            Ok(()) => Outcome::Ok { ts: outcome.ts },
             Err(message) => Outcome::Failed(message),
         },
         Err(failure) if failure.kind == FailureKind::Conflict => Outcome::Conflict(failure.message),

@@ -173,7 +173,16 @@ impl ClientBuilder {
 
         let (commands_tx, commands_rx) = mpsc::channel(COMMAND_BUFFER);
         let (unsubscribe_tx, unsubscribe_rx) = mpsc::unbounded_channel();
-        let (status_tx, status_rx) = watch::channel(ConnectionState::default());
+        // The first socket is open already; the worker keeps this current.
+        let (status_tx, status_rx) = watch::channel(ConnectionState {
+            is_connected: true,
+            connection_count: 1,
+            auth: match self.auth_token {
+                Some(_) => AuthState::Pending,
+                None => AuthState::Unauthenticated,
+            },
+            ..ConnectionState::default()
+        });
         let session_id = backoff::new_session_id(rand::rng().random::<u128>().to_le_bytes());
         tracing::debug!("convex client session {session_id}");
         let mut worker = Worker::new(config, session_id, commands_rx, unsubscribe_rx, status_tx);

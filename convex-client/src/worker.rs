@@ -112,7 +112,7 @@ enum Event {
     Frame(Option<Result<Message, WsError>>),
     Inactive,
     RetryNow,
-    Opened(Result<Ws, String>),
+    Opened(Result<Box<Ws>, String>),
 }
 
 /// The background task's state.
@@ -193,7 +193,7 @@ impl Worker {
                     self.disconnect(phase, "InactiveServer".to_owned())
                 }
                 Event::RetryNow => Phase::Connecting(Box::pin(open_socket(self.config.clone()))),
-                Event::Opened(Ok(ws)) => self.open(ws).await,
+                Event::Opened(Ok(ws)) => self.open(*ws).await,
                 Event::Opened(Err(error)) => {
                     tracing::warn!("could not connect to {}: {error}", self.config.ws_url);
                     self.schedule_retry()
@@ -221,7 +221,7 @@ impl Worker {
                 () = sleep_until(*at) => Event::RetryNow,
             },
             Phase::Connecting(connecting) => tokio::select! {
-                result = connecting.as_mut() => Event::Opened(result),
+                result = connecting.as_mut() => Event::Opened(result.map(Box::new)),
                 command = commands.recv() => Event::Command(command),
                 Some(id) = unsubscribes.recv() => Event::Unsubscribe(id),
             },
@@ -273,7 +273,7 @@ impl Worker {
                 self.state.set_auth(token).into_iter().collect()
             }
             Command::Close { reply } => {
-                // Handled by `run`; kept total for safety.
+                // Not reached: `run` handles Close itself before calling this.
                 let _ = reply.send(());
                 Vec::new()
             }

@@ -4,15 +4,17 @@
 //! Use them through `convex_rs` (its prelude re-exports them); the generated
 //! code refers to `::convex_rs` by absolute path.
 //!
-//! ```ignore
+//! ```
 //! use convex_rs::prelude::*;
 //!
 //! /// Sends a message.
 //! #[mutation]
 //! pub async fn send(ctx: &MutationCtx, body: String, author: String) -> Result<(), FunctionError> {
+//!     # let _ = (ctx, body, author);
 //!     // ...
 //!     Ok(())
 //! }
+//! # fn main() {}
 //! ```
 //!
 //! Next to the function, each macro generates:
@@ -55,12 +57,16 @@ fn run(kind: Kind, visibility: Visibility, attr: TokenStream, item: TokenStream)
 /// `#[query(name = "exportName")]` exports it under another name than the
 /// camelCase of the function's name.
 ///
-/// ```ignore
-/// /// Finds the user owning a token.
+/// ```
+/// # use convex_rs::prelude::*;
+/// /// Finds the name of the user owning a token.
 /// #[query]
-/// pub async fn by_token(ctx: &QueryCtx, token_identifier: String) -> Result<Option<Doc<User>>, FunctionError> {
+/// pub async fn by_token(ctx: &QueryCtx, token_identifier: String) -> Result<Option<String>, FunctionError> {
+///     # let _ = (ctx, token_identifier);
 ///     // ...
+///     # Ok(None)
 /// }
+/// # fn main() {}
 /// ```
 #[proc_macro_attribute]
 pub fn query(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -74,12 +80,16 @@ pub fn query(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// arguments. `#[mutation(name = "exportName")]` exports it under another name
 /// than the camelCase of the function's name.
 ///
-/// ```ignore
-/// /// Sends a message.
-/// #[mutation]
-/// pub async fn send(ctx: &MutationCtx, body: String, user: Id<User>) -> Result<Id<Message>, FunctionError> {
+/// ```
+/// # use convex_rs::prelude::*;
+/// /// Sends a message, exported as `sendMessage`.
+/// #[mutation(name = "sendMessage")]
+/// pub async fn send(ctx: &MutationCtx, body: String, channel: String) -> Result<u64, FunctionError> {
+///     # let _ = (ctx, body, channel);
 ///     // ...
+///     # Ok(0)
 /// }
+/// # fn main() {}
 /// ```
 #[proc_macro_attribute]
 pub fn mutation(attr: TokenStream, item: TokenStream) -> TokenStream {

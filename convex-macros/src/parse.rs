@@ -103,7 +103,7 @@ fn option(options: &mut Options, meta: &Meta) -> syn::Result<()> {
             name.span(),
             format!(
                 "invalid function name `{value}`: expected an identifier such as `sendMessage` \
-                 (ASCII letters, digits, `_` or `$`, not starting with a digit)"
+                 (ASCII letters, digits and `_`, not starting with a digit)"
             ),
         ));
     }
@@ -111,10 +111,11 @@ fn option(options: &mut Options, meta: &Meta) -> syn::Result<()> {
     Ok(())
 }
 
-/// Whether `name` can be exported: a JavaScript-style ASCII identifier.
+/// Whether `name` can be exported: an ASCII identifier, as function paths
+/// require.
 fn is_export_name(name: &str) -> bool {
     let mut chars = name.chars();
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_';
     matches!(chars.next(), Some(first) if allowed(first) && !first.is_ascii_digit())
         && chars.all(allowed)
 }
@@ -133,7 +134,12 @@ pub(crate) fn function(flavor: Flavor, options: Options, item: &ItemFn) -> syn::
     // context: only the receiver is reported.
     let args: Vec<syn::Result<Arg>> = match sig.inputs.first() {
         Some(FnArg::Receiver(_)) => Vec::new(),
-        _ => sig.inputs.iter().skip(1).map(argument).collect(),
+        _ => sig
+            .inputs
+            .iter()
+            .skip(1)
+            .map(|input| argument(flavor, input))
+            .collect(),
     };
     for arg in &args {
         errors.check(arg);
@@ -220,11 +226,14 @@ fn qualifiers(sig: &Signature, errors: &mut Errors) {
 }
 
 /// The error for a `self` receiver.
-fn receiver_error(receiver: &Receiver) -> Error {
+fn receiver_error(flavor: Flavor, receiver: &Receiver) -> Error {
     Error::new_spanned(
         receiver,
-        "convex functions cannot take `self`: declare a free function \
-         whose first parameter is the context, e.g. `ctx: &QueryCtx`",
+        format!(
+            "convex functions cannot take `self`: declare a free function \
+             whose first parameter is the context, e.g. `{}`",
+            flavor.ctx_example()
+        ),
     )
 }
 
@@ -237,7 +246,7 @@ fn context(flavor: Flavor, sig: &Signature) -> syn::Result<Type> {
     );
     let typed = match sig.inputs.first() {
         None => return Err(Error::new(sig.paren_token.span.join(), missing)),
-        Some(FnArg::Receiver(receiver)) => return Err(receiver_error(receiver)),
+        Some(FnArg::Receiver(receiver)) => return Err(receiver_error(flavor, receiver)),
         Some(FnArg::Typed(typed)) => typed,
     };
     let Type::Reference(reference) = &*typed.ty else {
@@ -285,9 +294,9 @@ fn ctx_kind(ty: &Type) -> Option<Kind> {
 }
 
 /// Validates one parameter after the context.
-fn argument(input: &FnArg) -> syn::Result<Arg> {
+fn argument(flavor: Flavor, input: &FnArg) -> syn::Result<Arg> {
     let PatType { pat, ty, .. } = match input {
-        FnArg::Receiver(receiver) => return Err(receiver_error(receiver)),
+        FnArg::Receiver(receiver) => return Err(receiver_error(flavor, receiver)),
         FnArg::Typed(typed) => typed,
     };
     let ident = match &**pat {
@@ -547,11 +556,13 @@ mod tests {
         assert!(option_error(quote!(name = "send-message")).starts_with("invalid function name"));
         assert!(option_error(quote!(name = "2fa")).starts_with("invalid function name"));
         assert!(option_error(quote!(name = "")).starts_with("invalid function name"));
+        assert!(option_error(quote!(name = "$x")).starts_with("invalid function name"));
+        assert!(option_error(quote!(name = "é")).starts_with("invalid function name"));
     }
 
     #[test]
     fn accepts_valid_export_names() {
-        for name in ["a", "sendMessage", "_x", "$y", "z9"] {
+        for name in ["a", "sendMessage", "_x", "_", "z9"] {
             let parsed = options(quote!(name = #name)).map(|o| o.name.map(|(name, _)| name));
             assert!(matches!(parsed, Ok(Some(ref n)) if n == name), "{name}");
         }

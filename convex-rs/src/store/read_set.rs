@@ -72,11 +72,11 @@ impl IntervalSet {
         let mut start = interval.start;
         let mut end = interval.end;
         // Merge with a predecessor that reaches `start`.
-        if let Some((s, e)) = self.ranges.range(..=start.clone()).next_back() {
-            if e.as_deref().is_none_or(|e| e >= start.as_slice()) {
-                start = s.clone();
-                end = max_end(end, e.clone());
-            }
+        if let Some((s, e)) = self.ranges.range(..=start.clone()).next_back()
+            && e.as_deref().is_none_or(|e| e >= start.as_slice())
+        {
+            start = s.clone();
+            end = max_end(end, e.clone());
         }
         // Swallow every following interval that begins inside the new one.
         let following: Vec<Vec<u8>> = self

@@ -569,10 +569,11 @@ impl Persistence for SqlitePersistence {
     }
 
     async fn close(&self) {
-        if let Some(conn) = self.writer.lock().await.take() {
-            if let Err(e) = conn.close().await {
-                tracing::warn!(error = %e, "closing the SQLite writer failed");
-            }
+        let writer = self.writer.lock().await.take();
+        if let Some(conn) = writer
+            && let Err(e) = conn.close().await
+        {
+            tracing::warn!(error = %e, "closing the SQLite writer failed");
         }
         self.readers.close().await;
     }

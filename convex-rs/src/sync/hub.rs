@@ -209,11 +209,11 @@ impl Hub {
             journal: journal.clone(),
         };
         let mut state = self.state();
-        if let Some(&id) = state.by_key.get(&key) {
-            if let Some(sub) = state.subscriptions.get_mut(&id) {
-                sub.watchers.push(watcher.clone());
-                return id;
-            }
+        if let Some(&id) = state.by_key.get(&key)
+            && let Some(sub) = state.subscriptions.get_mut(&id)
+        {
+            sub.watchers.push(watcher.clone());
+            return id;
         }
         let id = state.next_id;
         state.next_id += 1;

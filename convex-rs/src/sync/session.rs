@@ -141,6 +141,11 @@ struct Session {
     /// Query ids added (possibly still pending) and not removed.
     known_ids: HashSet<u32>,
     transition_due: Option<u64>,
+    /// Mutations queued or running. While any is, no Transition is sent: one
+    /// could carry the mutation's own write before its MutationResponse, and
+    /// the client would then apply its optimistic update on top of the real
+    /// write (protocol §8).
+    mutations_in_flight: usize,
     last_sent: Instant,
     mutations: mpsc::Sender<MutationJob>,
     completions_tx: mpsc::Sender<Completion>,
@@ -212,6 +217,7 @@ pub async fn run_session(
         pending: VecDeque::new(),
         known_ids: HashSet::new(),
         transition_due: None,
+        mutations_in_flight: 0,
         last_sent: Instant::now(),
         mutations,
         completions_tx,
@@ -308,6 +314,7 @@ async fn mutation_worker(
 
 impl Session {
     async fn send(&mut self, message: &ServerMessage) -> Result<(), End> {
+        tracing::trace!(?message, "sync message to client");
         self.last_sent = Instant::now();
         self.out
             .send(text(message))
@@ -323,6 +330,7 @@ impl Session {
     }
 
     async fn handle_text(&mut self, text: &str) -> Result<(), End> {
+        tracing::trace!(message = %text, "sync message from client");
         let message: ClientMessage = serde_json::from_str(text)
             .map_err(|e| End::Fatal(format!("could not parse the client message: {e}")))?;
         if !self.connected && !matches!(message, ClientMessage::Connect { .. }) {
@@ -341,12 +349,12 @@ impl Session {
                     return Err(End::Fatal("Connect was sent twice on one socket".into()));
                 }
                 let latest = self.runner.store().latest_ts();
-                if let Some(Ts(observed)) = max_observed_timestamp {
-                    if observed > latest {
-                        return Err(End::Internal(format!(
-                            "client observed timestamp {observed}, newer than the latest commit {latest}"
-                        )));
-                    }
+                if let Some(Ts(observed)) = max_observed_timestamp
+                    && observed > latest
+                {
+                    return Err(End::Internal(format!(
+                        "client observed timestamp {observed}, newer than the latest commit {latest}"
+                    )));
                 }
                 self.connected = true;
                 self.session_id = session_id;
@@ -380,7 +388,10 @@ impl Session {
                     }),
                 };
                 match self.mutations.try_send(job) {
-                    Ok(()) => Ok(()),
+                    Ok(()) => {
+                        self.mutations_in_flight += 1;
+                        Ok(())
+                    }
                     Err(mpsc::error::TrySendError::Full(_)) => Err(End::Internal(
                         "TooManyConcurrentMutations: too many queued mutations".into(),
                     )),
@@ -531,17 +542,17 @@ impl Session {
         let mut resubscribed = Vec::new();
         let ids: Vec<u32> = self.queries.keys().copied().collect();
         for id in ids {
-            if let Some(q) = self.queries.get(&id) {
-                if let Some(args) = &q.args {
-                    let sub = self.hub.subscribe(
-                        &q.path,
-                        args.clone(),
-                        self.identity.clone(),
-                        q.journal.clone(),
-                        &self.notify,
-                    );
-                    resubscribed.push((id, Subscribed::Hub(sub)));
-                }
+            if let Some(q) = self.queries.get(&id)
+                && let Some(args) = &q.args
+            {
+                let sub = self.hub.subscribe(
+                    &q.path,
+                    args.clone(),
+                    self.identity.clone(),
+                    q.journal.clone(),
+                    &self.notify,
+                );
+                resubscribed.push((id, Subscribed::Hub(sub)));
             }
         }
         for change in &mut self.pending {
@@ -588,6 +599,7 @@ impl Session {
         };
         let log_lines = outcome.log_lines;
         if is_mutation {
+            self.mutations_in_flight = self.mutations_in_flight.saturating_sub(1);
             let ts = if success { outcome.ts.map(Ts) } else { None };
             self.send(&ServerMessage::MutationResponse {
                 request_id,
@@ -598,11 +610,14 @@ impl Session {
                 error_data,
             })
             .await?;
-            if let Some(Ts(ts)) = ts {
-                self.transition_due = Some(self.transition_due.map_or(ts, |t| t.max(ts)));
-                self.hub.notify_at(ts, &self.notify);
-            }
-            Ok(())
+            // Every mutation is followed by a Transition (an empty one if
+            // nothing changed): the JS client resolves a successful mutation on
+            // the first Transition at or after its timestamp, and the official
+            // Rust client completes even failed ones only on a Transition.
+            let due = ts.map_or(self.sent.ts.0, |Ts(ts)| ts);
+            self.transition_due = Some(self.transition_due.map_or(due, |t| t.max(due)));
+            self.hub.notify_at(due, &self.notify);
+            self.flush().await
         } else {
             self.send(&ServerMessage::ActionResponse {
                 request_id,
@@ -656,7 +671,7 @@ impl Session {
 
     /// Sends a Transition if the client's view can move forward.
     async fn flush(&mut self) -> Result<(), End> {
-        if !self.connected {
+        if !self.connected || self.mutations_in_flight > 0 {
             return Ok(());
         }
         let ids = self.hub_ids();
@@ -756,6 +771,7 @@ impl Session {
         }
         let ts = hub_ts.max(self.sent.ts.0);
         let due = self.transition_due.is_some_and(|due| ts >= due);
+        tracing::trace!(hub_ts, ?self.transition_due, modifications = modifications.len(), pending = self.pending.len(), "flush");
         let moved = query_set != self.sent.query_set || identity != self.sent.identity;
         if modifications.is_empty() && !moved && !due {
             return Ok(());

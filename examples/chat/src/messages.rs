@@ -18,7 +18,7 @@ pub async fn send(
     if ctx.db().get(user).await?.is_none() {
         return Err(ConvexError::from_json(serde_json::json!({ "code": "UNKNOWN_USER" })).into());
     }
-    Ok(ctx.db().insert(&Message { body, user }).await?)
+    ctx.db().insert(&Message { body, user }).await
 }
 
 /// Every message, oldest first.
@@ -36,7 +36,7 @@ pub async fn count(ctx: &QueryCtx) -> Result<f64, FunctionError> {
 /// One message, or null.
 #[query]
 pub async fn get(ctx: &QueryCtx, id: Id<Message>) -> Result<Option<Doc<Message>>, FunctionError> {
-    Ok(ctx.db().get(id).await?)
+    ctx.db().get(id).await
 }
 
 /// Replaces a message's body.

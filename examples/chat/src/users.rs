@@ -12,13 +12,12 @@ pub async fn create(
     name: String,
     token_identifier: String,
 ) -> Result<Id<User>, FunctionError> {
-    Ok(ctx
-        .db()
+    ctx.db()
         .insert(&User {
             name,
             token_identifier,
         })
-        .await?)
+        .await
 }
 
 /// The user with this token identifier, or null.

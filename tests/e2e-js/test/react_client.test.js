@@ -67,31 +67,40 @@ function bumpCount(store) {
 test("watchQuery sees the optimistic value first, then the server value", { timeout: 30_000 }, async () => {
   const { w, values, unsubscribe } = watch(api.messages.count, {}, "watch messages:count");
   try {
-    const start = await values.waitFor((v) => v !== undefined);
-    assert.equal(start, 0);
-    const seenFrom = values.count;
+    const initial = await values.waitFor((v) => v !== undefined);
+    assert.equal(initial, 0);
+    // A few rounds: the ordering problem this guards against can be racy.
+    for (let round = 0; round < 10; round++) {
+      const start = w.localQueryResult();
+      assert.equal(start, initial + round);
+      const seenFrom = values.count;
 
-    let resolved = false;
-    const pending = client.mutation(
-      api.messages.send,
-      { body: "optimistic", user: userId },
-      { optimisticUpdate: bumpCount },
-    );
-    pending.then(() => (resolved = true), () => (resolved = true));
-    // Applied locally and synchronously, before any server answer.
-    assert.equal(w.localQueryResult(), start + OPTIMISTIC_BUMP);
-    assert.equal(resolved, false);
+      let resolved = false;
+      const pending = client.mutation(
+        api.messages.send,
+        { body: `optimistic ${round}`, user: userId },
+        { optimisticUpdate: bumpCount },
+      );
+      pending.then(() => (resolved = true), () => (resolved = true));
+      // Applied locally and synchronously, before any server answer.
+      assert.equal(w.localQueryResult(), start + OPTIMISTIC_BUMP);
+      assert.equal(resolved, false);
 
-    const id = await withTimeout(pending, 10_000, "mutation");
-    assert.equal(typeof id, "string");
-    // At resolve time the server's value has replaced the optimistic one.
-    assert.equal(w.localQueryResult(), start + 1);
-    await values.waitFor((v) => v === start + 1);
-    assert.deepEqual(
-      dedupe(values.values.slice(seenFrom - 1)),
-      [start, start + OPTIMISTIC_BUMP, start + 1],
-      "0 -> optimistic -> server value, no flicker back",
-    );
+      const id = await withTimeout(pending, 10_000, "mutation");
+      assert.equal(typeof id, "string");
+      // At resolve time the server's value has replaced the optimistic one.
+      assert.equal(w.localQueryResult(), start + 1);
+      await values.waitFor((v) => v === start + 1);
+      // The optimistic update must never be layered on top of a server result
+      // that already contains the mutation's write (that shows start + 101):
+      // the server's first Transition at or after the commit ts must come
+      // after the MutationResponse (protocol §2.4, §8).
+      assert.deepEqual(
+        dedupe([start, ...values.values.slice(seenFrom)]),
+        [start, start + OPTIMISTIC_BUMP, start + 1],
+        `round ${round}: start -> optimistic -> server value, nothing in between`,
+      );
+    }
   } finally {
     unsubscribe();
   }
@@ -125,6 +134,13 @@ test("an optimistic list update is replaced by the real document", { timeout: 30
     assert.equal(settled.at(-1)._id, id);
     assert.equal(settled.at(-1).body, "typed locally");
     assert.ok(!settled.some((m) => m._id === "optimistic-temp-id"));
+    // Never both the real document and the optimistic one (see the test above).
+    for (const list of values.values) {
+      assert.ok(
+        list.length <= start.length + 1,
+        `a local list held the optimistic and the real message at once: ${JSON.stringify(list.slice(-2))}`,
+      );
+    }
   } finally {
     unsubscribe();
   }

@@ -86,7 +86,9 @@ fn main() {
 
     // Raw identifiers lose their `r#`.
     assert_eq!(r#type::ENTRY.name, "type");
-    let _ = TypeArgs { r#for: String::new() };
+    let _ = TypeArgs {
+        r#for: String::new(),
+    };
     let schema = (r#type::ENTRY.args_schema)();
     assert!(schema.as_value()["properties"].get("for").is_some());
 

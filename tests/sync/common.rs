@@ -1,0 +1,96 @@
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use convex_rs::app::{Backend, BackendConfig};
+use convex_rs::server::{Server, ServerConfig};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value as Json, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Starts the chat app on `addr` (use port 0 for any) with data in `dir`.
+pub async fn start_chat_at(dir: &Path, addr: SocketAddr) -> anyhow::Result<Server> {
+    let backend = Backend::open(chat::app()?, BackendConfig::in_dir(dir)).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    Ok(Server::start(backend, listener, ServerConfig::default()).await?)
+}
+
+/// Starts the chat app on a free port with data in `dir`.
+pub async fn start_chat(dir: &Path) -> anyhow::Result<Server> {
+    start_chat_at(dir, "127.0.0.1:0".parse()?).await
+}
+
+pub fn url(server: &Server) -> String {
+    format!("http://{}", server.local_addr())
+}
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A raw protocol connection.
+pub struct Raw {
+    pub socket: Socket,
+}
+
+impl Raw {
+    pub async fn connect(server: &Server) -> anyhow::Result<Raw> {
+        let (socket, _) = tokio_tungstenite::connect_async(format!(
+            "ws://{}/api/1.48.0/sync",
+            server.local_addr()
+        ))
+        .await?;
+        Ok(Raw { socket })
+    }
+
+    pub async fn connect_session(server: &Server, session: &str) -> anyhow::Result<Raw> {
+        let mut raw = Raw::connect(server).await?;
+        raw.send(json!({"type":"Connect","sessionId":session,"connectionCount":0,"lastCloseReason":"InitialConnect","clientTs":0})).await?;
+        Ok(raw)
+    }
+
+    pub async fn send(&mut self, message: Json) -> anyhow::Result<()> {
+        self.socket
+            .send(Message::Text(message.to_string().into()))
+            .await?;
+        Ok(())
+    }
+
+    /// The next protocol message (skipping Pings), or `Err` on close/timeout.
+    pub async fn recv(&mut self) -> anyhow::Result<Json> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await? {
+                Some(Ok(Message::Text(text))) => {
+                    let json: Json = serde_json::from_str(&text)?;
+                    if json["type"] != "Ping" {
+                        return Ok(json);
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => anyhow::bail!("closed: {frame:?}"),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => anyhow::bail!("socket error: {e}"),
+                None => anyhow::bail!("socket ended"),
+            }
+        }
+    }
+
+    /// Waits for the close frame, returning its code (None for no code).
+    pub async fn closed(&mut self) -> anyhow::Result<Option<u16>> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await? {
+                Some(Ok(Message::Close(frame))) => return Ok(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Installs a log subscriber for debugging (`RUST_LOG=convex_rs::sync=trace`).
+#[allow(dead_code)]
+pub fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}

@@ -1,0 +1,9 @@
+//! Tests of the sync server and HTTP API: the official Rust client, raw
+//! protocol sessions, bad input, exactly-once re-sent mutations.
+
+mod bad_input;
+mod common;
+mod http;
+mod official_client;
+mod our_client;
+mod raw_protocol;

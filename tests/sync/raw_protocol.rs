@@ -1,0 +1,199 @@
+//! The protocol at the frame level: version chaining, the mutation-then-
+//! Transition rule, function errors, and exactly-once re-sent mutations.
+
+use serde_json::{Value as Json, json};
+
+use crate::common::{Raw, start_chat};
+
+async fn http(
+    server: &convex_rs::server::Server,
+    endpoint: &str,
+    path: &str,
+    args: Json,
+) -> anyhow::Result<Json> {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/api/{endpoint}", server.local_addr()))
+        .json(&json!({ "path": path, "args": [args], "format": "convex_encoded_json" }))
+        .send()
+        .await?;
+    let body: Json = response.json().await?;
+    anyhow::ensure!(body["status"] == "success", "{body}");
+    Ok(body["value"].clone())
+}
+
+#[tokio::test]
+async fn versions_chain_and_mutations_are_followed_by_a_covering_transition() -> anyhow::Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let server = start_chat(dir.path()).await?;
+    let user = http(
+        &server,
+        "mutation",
+        "users:create",
+        json!({"name": "a", "tokenIdentifier": "t"}),
+    )
+    .await?;
+    let mut raw = Raw::connect_session(&server, "8e1b7a5c-0c8e-4b4f-9a57-3d1e7f0e2a11").await?;
+    raw.send(
+        json!({"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[
+        {"type":"Add","queryId":0,"udfPath":"messages:count","args":[{}]}]}),
+    )
+    .await?;
+    let t1 = raw.recv().await?;
+    assert_eq!(t1["type"], "Transition");
+    assert_eq!(
+        t1["startVersion"],
+        json!({"querySet":0,"identity":0,"ts":"AAAAAAAAAAA="})
+    );
+    assert_eq!(t1["endVersion"]["querySet"], 1);
+    assert_eq!(
+        t1["modifications"],
+        json!([{"type":"QueryUpdated","queryId":0,"value":0.0,"logLines":[],"journal":null}])
+    );
+    assert!(t1["clientClockSkew"].is_number() && t1["serverTs"].is_number());
+
+    raw.send(
+        json!({"type":"ModifyQuerySet","baseVersion":1,"newVersion":2,"modifications":[
+        {"type":"Add","queryId":1,"udfPath":"messages.js:list","args":[{}]}]}),
+    )
+    .await?;
+    let t2 = raw.recv().await?;
+    assert_eq!(t2["startVersion"], t1["endVersion"]);
+    assert_eq!(t2["endVersion"]["querySet"], 2);
+    assert_eq!(t2["modifications"][0]["queryId"], 1);
+
+    raw.send(json!({"type":"Mutation","requestId":0,"udfPath":"messages:send","args":[{"body":"hi","user":user}]})).await?;
+    let response = raw.recv().await?;
+    assert_eq!(response["type"], "MutationResponse");
+    assert_eq!(response["success"], true);
+    let commit_ts = convex_rs::value::decode_ts(response["ts"].as_str().unwrap())?;
+    let t3 = raw.recv().await?;
+    assert_eq!(t3["type"], "Transition");
+    assert_eq!(t3["startVersion"], t2["endVersion"]);
+    let end_ts = convex_rs::value::decode_ts(t3["endVersion"]["ts"].as_str().unwrap())?;
+    assert!(end_ts >= commit_ts, "the Transition covers the mutation");
+    let mods = t3["modifications"].as_array().unwrap();
+    assert_eq!(mods.len(), 2, "both queries changed: {t3}");
+
+    raw.send(json!({"type":"ModifyQuerySet","baseVersion":2,"newVersion":3,"modifications":[{"type":"Remove","queryId":0}]})).await?;
+    let t4 = raw.recv().await?;
+    assert_eq!(
+        t4["modifications"],
+        json!([{"type":"QueryRemoved","queryId":0}])
+    );
+    assert_eq!(t4["endVersion"]["querySet"], 3);
+
+    // A mutation touching nothing subscribed still gets its (empty) Transition.
+    raw.send(json!({"type":"Mutation","requestId":1,"udfPath":"users:create","args":[{"name":"b","tokenIdentifier":"u"}]})).await?;
+    assert_eq!(raw.recv().await?["type"], "MutationResponse");
+    let t5 = raw.recv().await?;
+    assert_eq!(t5["type"], "Transition");
+    assert_eq!(t5["modifications"], json!([]));
+    server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn function_errors_are_query_failures_not_protocol_errors() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = start_chat(dir.path()).await?;
+    let mut raw = Raw::connect_session(&server, "b5b0b1c2-1111-4222-8333-944455556666").await?;
+    raw.send(
+        json!({"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[
+        {"type":"Add","queryId":0,"udfPath":"nope:missing","args":[{}]},
+        {"type":"Add","queryId":1,"udfPath":"messages:get","args":[{"id":{"$integer":"bad"}}]},
+        {"type":"Add","queryId":2,"udfPath":"messages:wipe","args":[{}]}]}),
+    )
+    .await?;
+    let t = raw.recv().await?;
+    let mods = t["modifications"].as_array().unwrap();
+    assert_eq!(mods.len(), 3);
+    for m in mods {
+        assert_eq!(m["type"], "QueryFailed", "{m}");
+    }
+    assert!(
+        mods[0]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("Could not find public function")
+    );
+    raw.send(json!({"type":"Mutation","requestId":0,"udfPath":"messages:send","args":[{"body":"","user":"x"}]})).await?;
+    let r = raw.recv().await?;
+    assert_eq!(
+        (r["type"].as_str(), r["success"].as_bool()),
+        (Some("MutationResponse"), Some(false))
+    );
+    let t = raw.recv().await?;
+    assert_eq!(t["type"], "Transition", "a failed mutation is followed by a Transition too");
+    assert_eq!(t["modifications"], json!([]));
+    raw.send(
+        json!({"type":"Action","requestId":1,"udfPath":"messages:shout","args":[{"id":"nope"}]}),
+    )
+    .await?;
+    let r = raw.recv().await?;
+    assert_eq!(
+        (r["type"].as_str(), r["success"].as_bool()),
+        (Some("ActionResponse"), Some(false))
+    );
+    server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn convex_error_data_reaches_the_client() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = start_chat(dir.path()).await?;
+    let user = http(
+        &server,
+        "mutation",
+        "users:create",
+        json!({"name": "a", "tokenIdentifier": "t"}),
+    )
+    .await?;
+    let mut raw = Raw::connect_session(&server, "c0ffee00-1111-4222-8333-944455556666").await?;
+    raw.send(json!({"type":"Mutation","requestId":0,"udfPath":"messages:send","args":[{"body":"  ","user":user}]})).await?;
+    let r = raw.recv().await?;
+    assert_eq!(r["success"], false);
+    assert_eq!(r["errorData"], json!({"code":"EMPTY_BODY"}));
+    server.shutdown().await;
+    Ok(())
+}
+
+/// The socket dies while a mutation is in flight; the client reconnects with
+/// the same session id and re-sends it: it runs exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_resent_after_the_socket_dies_runs_once() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = start_chat(dir.path()).await?;
+    let user = http(
+        &server,
+        "mutation",
+        "users:create",
+        json!({"name": "a", "tokenIdentifier": "t"}),
+    )
+    .await?;
+    for round in 0..8u32 {
+        let session = format!("00000000-0000-4000-8000-{round:012}");
+        let mutation = json!({"type":"Mutation","requestId":round,"udfPath":"messages:send","args":[{"body":format!("m{round}"),"user":user}]});
+        let mut first = Raw::connect_session(&server, &session).await?;
+        first.send(mutation.clone()).await?;
+        // Kill the socket at a different moment each round: before or while the mutation runs.
+        if round % 2 == 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(u64::from(round))).await;
+        }
+        drop(first);
+        let mut second = Raw::connect_session(&server, &session).await?;
+        second.send(mutation).await?;
+        let r = second.recv().await?;
+        assert_eq!(r["type"], "MutationResponse");
+        assert_eq!(r["success"], true, "{r}");
+        let count = http(&server, "query", "messages:count", json!({})).await?;
+        assert_eq!(
+            count,
+            json!(f64::from(round + 1)),
+            "round {round}: exactly one message per re-sent mutation"
+        );
+    }
+    server.shutdown().await;
+    Ok(())
+}
