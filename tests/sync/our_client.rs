@@ -26,17 +26,28 @@ async fn subscribe_mutate_action_and_errors() -> anyhow::Result<()> {
     let client = ConvexClient::connect(&common::url(&server)).await?;
     let other = ConvexClient::connect(&common::url(&server)).await?;
     let mut count = client.subscribe::<f64>("messages:count", json!({})).await?;
-    let mut list = client.subscribe::<Vec<Json>>("messages:list", json!({})).await?;
+    let mut list = client
+        .subscribe::<Vec<Json>>("messages:list", json!({}))
+        .await?;
     assert_eq!(next(&mut count).await, 0.0);
     assert!(next(&mut list).await.is_empty());
 
-    let user: String = other.mutation("users:create", json!({"name": "ada", "tokenIdentifier": "t"})).await?;
-    let id: String = other.mutation("messages:send", json!({"body": "hi", "user": user})).await?;
+    let user: String = other
+        .mutation(
+            "users:create",
+            json!({"name": "ada", "tokenIdentifier": "t"}),
+        )
+        .await?;
+    let id: String = other
+        .mutation("messages:send", json!({"body": "hi", "user": user}))
+        .await?;
     assert_eq!(next(&mut count).await, 1.0);
     assert_eq!(next(&mut list).await[0]["_id"], json!(id));
 
     // Our own mutation resolves only once our subscriptions reflect it.
-    let _: String = client.mutation("messages:send", json!({"body": "mine", "user": user})).await?;
+    let _: String = client
+        .mutation("messages:send", json!({"body": "mine", "user": user}))
+        .await?;
     assert_eq!(next(&mut count).await, 2.0);
 
     let loud: String = client.action("messages:shout", json!({"id": id})).await?;
@@ -44,10 +55,22 @@ async fn subscribe_mutate_action_and_errors() -> anyhow::Result<()> {
     let got: Json = client.query("messages:get", json!({"id": id})).await?;
     assert_eq!(got["body"], "HI");
 
-    let err = client.mutation::<Json>("messages:send", json!({"body": " ", "user": user})).await.unwrap_err();
-    assert_eq!(err.data().map(convex_rs::value::Value::to_json), Some(json!({"code": "EMPTY_BODY"})));
-    let err = client.mutation::<Json>("messages:wipe", json!({})).await.unwrap_err();
-    assert!(err.to_string().contains("Could not find public function"), "{err}");
+    let err = client
+        .mutation::<Json>("messages:send", json!({"body": " ", "user": user}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.data().map(convex_rs::value::Value::to_json),
+        Some(json!({"code": "EMPTY_BODY"}))
+    );
+    let err = client
+        .mutation::<Json>("messages:wipe", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Could not find public function"),
+        "{err}"
+    );
     client.close().await;
     other.close().await;
     server.shutdown().await;
@@ -60,8 +83,15 @@ async fn reconnects_and_resubscribes_after_a_server_restart() -> anyhow::Result<
     let server = start_chat(dir.path()).await?;
     let addr = server.local_addr();
     let client = ConvexClient::connect(&common::url(&server)).await?;
-    let user: String = client.mutation("users:create", json!({"name": "ada", "tokenIdentifier": "t"})).await?;
-    let _: String = client.mutation("messages:send", json!({"body": "before", "user": user})).await?;
+    let user: String = client
+        .mutation(
+            "users:create",
+            json!({"name": "ada", "tokenIdentifier": "t"}),
+        )
+        .await?;
+    let _: String = client
+        .mutation("messages:send", json!({"body": "before", "user": user}))
+        .await?;
     let mut count = client.subscribe::<f64>("messages:count", json!({})).await?;
     assert_eq!(next(&mut count).await, 1.0);
 

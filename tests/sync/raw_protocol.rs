@@ -124,7 +124,10 @@ async fn function_errors_are_query_failures_not_protocol_errors() -> anyhow::Res
         (Some("MutationResponse"), Some(false))
     );
     let t = raw.recv().await?;
-    assert_eq!(t["type"], "Transition", "a failed mutation is followed by a Transition too");
+    assert_eq!(
+        t["type"], "Transition",
+        "a failed mutation is followed by a Transition too"
+    );
     assert_eq!(t["modifications"], json!([]));
     raw.send(
         json!({"type":"Action","requestId":1,"udfPath":"messages:shout","args":[{"id":"nope"}]}),
@@ -194,6 +197,49 @@ async fn a_mutation_resent_after_the_socket_dies_runs_once() -> anyhow::Result<(
             "round {round}: exactly one message per re-sent mutation"
         );
     }
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Regression: a subscribed page keeps its range (journal) as it grows, but a
+/// new subscriber with the same arguments and no journal gets a fresh page.
+#[tokio::test]
+async fn a_new_page_subscriber_does_not_share_a_grown_page() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = start_chat(dir.path()).await?;
+    let user = http(&server, "mutation", "users:create", json!({"name": "a", "tokenIdentifier": "t"})).await?;
+    for i in 0..2 {
+        http(&server, "mutation", "messages:send", json!({"body": format!("old{i}"), "user": user})).await?;
+    }
+    let page = json!({"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[
+        {"type":"Add","queryId":0,"udfPath":"messages:page","args":[{"paginationOpts":{"numItems":2.0,"cursor":null}}]}]});
+    let mut first = Raw::connect_session(&server, "11111111-2222-4333-8444-555555555555").await?;
+    first.send(page.clone()).await?;
+    let t = first.recv().await?;
+    assert_eq!(t["modifications"][0]["value"]["page"].as_array().map(Vec::len), Some(2));
+    assert!(t["modifications"][0]["journal"].is_string(), "a paginated query returns a journal");
+    for i in 0..3 {
+        http(&server, "mutation", "messages:send", json!({"body": format!("new{i}"), "user": user})).await?;
+    }
+    // The first subscriber's page keeps its end, so it grows to include the new messages.
+    let mut grown = 0;
+    for _ in 0..3 {
+        let t = first.recv().await?;
+        if let Some(page) = t["modifications"][0]["value"]["page"].as_array() {
+            grown = page.len();
+            if grown == 5 {
+                break;
+            }
+        }
+    }
+    assert_eq!(grown, 5);
+    // A new subscriber asking for the first 2 gets exactly 2.
+    let mut second = Raw::connect_session(&server, "66666666-2222-4333-8444-555555555555").await?;
+    second.send(page).await?;
+    let t = second.recv().await?;
+    let value = &t["modifications"][0]["value"];
+    assert_eq!(value["page"].as_array().map(Vec::len), Some(2), "{t}");
+    assert_eq!(value["isDone"], false);
     server.shutdown().await;
     Ok(())
 }

@@ -255,6 +255,7 @@ impl Server {
             Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
             Err(_) => tracing::warn!("HTTP connections still open at shutdown"),
         }
+        self.hub.stop();
         self.backend.shutdown().await;
     }
 }

@@ -527,7 +527,7 @@ impl Persistence for SqlitePersistence {
         limit: usize,
     ) -> Result<Vec<IndexEntry>, StoreError> {
         let upper = if interval.end.is_some() {
-            "AND e.key < ?5"
+            "AND e.key < ?4"
         } else {
             ""
         };
@@ -535,6 +535,10 @@ impl Persistence for SqlitePersistence {
             Order::Asc => "ASC",
             Order::Desc => "DESC",
         };
+        // The limit is part of the SQL text, not a bound parameter: SQLite
+        // re-plans a statement whose LIMIT is re-bound, which made every scan
+        // recompile its join. Callers use a few page sizes (powers of two), so
+        // only a few statements are ever cached.
         let sql = format!(
             "SELECT e.key, d.id, d.ts, d.value, d.table_number FROM index_entries AS e \
              JOIN documents AS d ON d.id = e.doc_id \
@@ -542,13 +546,12 @@ impl Persistence for SqlitePersistence {
              WHERE e.index_id = ?1 AND e.key >= ?2 {upper} AND e.ts <= ?3 AND e.deleted = 0 AND d.deleted = 0 \
               AND NOT EXISTS (SELECT 1 FROM index_entries AS n \
                               WHERE n.index_id = ?1 AND n.key = e.key AND n.ts > e.ts AND n.ts <= ?3) \
-             ORDER BY e.key {direction} LIMIT ?4"
+             ORDER BY e.key {direction} LIMIT {limit}"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(i64::from(index.id.0))
             .bind(interval.start.clone())
-            .bind(ts_i64(ts))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+            .bind(ts_i64(ts));
         if let Some(end) = &interval.end {
             query = query.bind(end.clone());
         }

@@ -266,7 +266,7 @@ impl Transaction {
             order,
             buffer: VecDeque::new(),
             exhausted: false,
-            page: page_hint.clamp(1, MAX_PAGE),
+            page: page_hint.clamp(1, MAX_PAGE).next_power_of_two(),
             last_key: None,
         }
     }

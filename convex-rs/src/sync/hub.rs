@@ -132,6 +132,7 @@ struct HubInner {
     runner: Runner,
     state: Mutex<HubState>,
     wake: Notify,
+    stop: Notify,
     last_round: Mutex<RoundStats>,
 }
 
@@ -159,6 +160,7 @@ impl Hub {
                     next_id: 1,
                 }),
                 wake: Notify::new(),
+                stop: Notify::new(),
                 last_round: Mutex::new(RoundStats::default()),
             }),
         };
@@ -171,6 +173,17 @@ impl Hub {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stops the round loop and drops every subscription (at server shutdown).
+    pub fn stop(&self) {
+        self.inner.stop.notify_one();
+        let mut state = self.state();
+        state.subscriptions.clear();
+        state.by_key.clear();
+        state.pending.clear();
+        state.intervals = IntervalIndex::new();
+        state.ts_waiters.clear();
     }
 
     /// The timestamp at which every result in the hub is valid.
@@ -249,7 +262,9 @@ impl Hub {
             return;
         }
         if let Some(sub) = state.subscriptions.remove(&id) {
-            state.by_key.remove(&sub.key);
+            if state.by_key.get(&sub.key) == Some(&id) {
+                state.by_key.remove(&sub.key);
+            }
             state.pending.remove(&id);
             for (index, interval) in &sub.intervals {
                 state.intervals.remove(*index, interval, id);
@@ -289,6 +304,7 @@ impl Hub {
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
                 () = self.inner.wake.notified() => {}
+                () = self.inner.stop.notified() => return,
             }
             loop {
                 match commits.try_recv() {
@@ -323,8 +339,9 @@ impl Hub {
                     state.intervals.stab(*index, key, &mut invalidated);
                 }
             }
-            let pending: Vec<SubscriptionId> = state.pending.drain().collect();
-            invalidated.extend(pending);
+            // `take`, not `drain`: a drained set keeps its peak capacity and
+            // every later round would walk the empty slots.
+            invalidated.extend(std::mem::take(&mut state.pending));
             let to_run: Vec<_> = invalidated
                 .into_iter()
                 .filter_map(|id| {
@@ -370,6 +387,7 @@ impl Hub {
                 let HubState {
                     subscriptions,
                     intervals,
+                    by_key,
                     ..
                 } = &mut *state;
                 let Some(sub) = subscriptions.get_mut(&id) else {
@@ -382,8 +400,17 @@ impl Hub {
                     intervals.insert(index, &interval, id);
                     sub.intervals.push((index, interval));
                 }
-                if sub.journal.is_none() {
+                if sub.journal.is_none() && outcome.journal.is_some() {
+                    // The first run fixed the page's end. From now on this
+                    // subscription is the one for that journal: a new subscriber
+                    // without a journal must get a fresh page of its own, and a
+                    // client re-subscribing with this journal may share it.
                     sub.journal = outcome.journal.clone();
+                    if by_key.get(&sub.key) == Some(&id) {
+                        by_key.remove(&sub.key);
+                    }
+                    sub.key.journal = outcome.journal.clone();
+                    by_key.entry(sub.key.clone()).or_insert(id);
                 }
                 let result = QueryResult::from_outcome(&outcome);
                 if sub
@@ -407,9 +434,6 @@ impl Hub {
                 }
             });
         }
-        for watcher in to_notify {
-            watcher.notify_one();
-        }
         *self
             .inner
             .last_round
@@ -420,5 +444,8 @@ impl Hub {
             changed,
             invalidation_nanos,
         };
+        for watcher in to_notify {
+            watcher.notify_one();
+        }
     }
 }

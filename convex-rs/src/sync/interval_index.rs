@@ -5,7 +5,7 @@
 //! by start key and augmented with the largest end in each subtree, so a
 //! stabbing lookup costs `O(log n + matches)` however many subscriptions exist.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::store::{IndexId, KeyInterval};
 
@@ -153,8 +153,19 @@ fn stab(node: &Option<Box<Node>>, key: &[u8], out: &mut HashSet<SubscriptionId>)
 #[derive(Default)]
 struct PerIndex {
     points: HashMap<Vec<u8>, HashSet<SubscriptionId>>,
+    /// Intervals that are "every key starting with P" (an equality on an
+    /// index prefix, e.g. `unique()` on `by_token`), keyed by P.
+    prefixes: HashMap<Vec<u8>, HashSet<SubscriptionId>>,
+    /// How many prefixes of each length exist, so a lookup probes only those lengths.
+    prefix_lengths: BTreeMap<usize, usize>,
     ranges: Option<Box<Node>>,
     range_count: usize,
+}
+
+impl PerIndex {
+    fn is_empty(&self) -> bool {
+        self.points.is_empty() && self.prefixes.is_empty() && self.ranges.is_none()
+    }
 }
 
 /// Read intervals of every subscription, per index, for stabbing lookups.
@@ -163,6 +174,12 @@ pub struct IntervalIndex {
     indexes: HashMap<IndexId, PerIndex>,
     /// A cheap xorshift state for treap priorities (no need for real randomness).
     seed: u64,
+}
+
+fn is_prefix(interval: &KeyInterval) -> bool {
+    !interval.start.is_empty()
+        && interval.end.is_some()
+        && crate::value::prefix_successor(&interval.start) == interval.end
 }
 
 fn is_point(interval: &KeyInterval) -> bool {
@@ -205,6 +222,17 @@ impl IntervalIndex {
                 .insert(id);
             return;
         }
+        if is_prefix(interval) {
+            if per
+                .prefixes
+                .entry(interval.start.clone())
+                .or_default()
+                .insert(id)
+            {
+                *per.prefix_lengths.entry(interval.start.len()).or_default() += 1;
+            }
+            return;
+        }
         let end = End::from(&interval.end);
         let node = Box::new(Node {
             start: interval.start.clone(),
@@ -231,11 +259,26 @@ impl IntervalIndex {
                     per.points.remove(&interval.start);
                 }
             }
+        } else if is_prefix(interval) {
+            if let Some(ids) = per.prefixes.get_mut(&interval.start)
+                && ids.remove(&id)
+            {
+                if ids.is_empty() {
+                    per.prefixes.remove(&interval.start);
+                }
+                let len = interval.start.len();
+                if let Some(count) = per.prefix_lengths.get_mut(&len) {
+                    *count -= 1;
+                    if *count == 0 {
+                        per.prefix_lengths.remove(&len);
+                    }
+                }
+            }
         } else {
             per.ranges = remove(per.ranges.take(), (&interval.start, id));
             per.range_count = per.range_count.saturating_sub(1);
         }
-        if per.points.is_empty() && per.ranges.is_none() {
+        if per.is_empty() {
             self.indexes.remove(&index);
         }
     }
@@ -248,6 +291,14 @@ impl IntervalIndex {
         if let Some(ids) = per.points.get(key) {
             out.extend(ids);
         }
+        for &len in per.prefix_lengths.keys() {
+            if len > key.len() {
+                break;
+            }
+            if let Some(ids) = per.prefixes.get(&key[..len]) {
+                out.extend(ids);
+            }
+        }
         stab(&per.ranges, key, out);
     }
 
@@ -255,7 +306,11 @@ impl IntervalIndex {
     pub fn len(&self) -> usize {
         self.indexes
             .values()
-            .map(|p| p.points.values().map(HashSet::len).sum::<usize>() + p.range_count)
+            .map(|p| {
+                p.points.values().map(HashSet::len).sum::<usize>()
+                    + p.prefixes.values().map(HashSet::len).sum::<usize>()
+                    + p.range_count
+            })
             .sum()
     }
 
@@ -277,6 +332,7 @@ mod tests {
     fn interval() -> impl Strategy<Value = KeyInterval> {
         prop_oneof![
             key().prop_map(|k| KeyInterval::point(&k)),
+            key().prop_map(|k| KeyInterval::prefix(&k)),
             (key(), proptest::option::of(key()))
                 .prop_map(|(start, end)| KeyInterval { start, end }),
         ]
