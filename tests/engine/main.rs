@@ -2,6 +2,7 @@
 
 mod bank_concurrency;
 mod chat;
+mod codegen;
 mod common;
 mod limits;
 mod mvcc;

@@ -207,19 +207,45 @@ async fn a_mutation_resent_after_the_socket_dies_runs_once() -> anyhow::Result<(
 async fn a_new_page_subscriber_does_not_share_a_grown_page() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let server = start_chat(dir.path()).await?;
-    let user = http(&server, "mutation", "users:create", json!({"name": "a", "tokenIdentifier": "t"})).await?;
+    let user = http(
+        &server,
+        "mutation",
+        "users:create",
+        json!({"name": "a", "tokenIdentifier": "t"}),
+    )
+    .await?;
     for i in 0..2 {
-        http(&server, "mutation", "messages:send", json!({"body": format!("old{i}"), "user": user})).await?;
+        http(
+            &server,
+            "mutation",
+            "messages:send",
+            json!({"body": format!("old{i}"), "user": user}),
+        )
+        .await?;
     }
     let page = json!({"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[
         {"type":"Add","queryId":0,"udfPath":"messages:page","args":[{"paginationOpts":{"numItems":2.0,"cursor":null}}]}]});
     let mut first = Raw::connect_session(&server, "11111111-2222-4333-8444-555555555555").await?;
     first.send(page.clone()).await?;
     let t = first.recv().await?;
-    assert_eq!(t["modifications"][0]["value"]["page"].as_array().map(Vec::len), Some(2));
-    assert!(t["modifications"][0]["journal"].is_string(), "a paginated query returns a journal");
+    assert_eq!(
+        t["modifications"][0]["value"]["page"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert!(
+        t["modifications"][0]["journal"].is_string(),
+        "a paginated query returns a journal"
+    );
     for i in 0..3 {
-        http(&server, "mutation", "messages:send", json!({"body": format!("new{i}"), "user": user})).await?;
+        http(
+            &server,
+            "mutation",
+            "messages:send",
+            json!({"body": format!("new{i}"), "user": user}),
+        )
+        .await?;
     }
     // The first subscriber's page keeps its end, so it grows to include the new messages.
     let mut grown = 0;

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use thiserror::Error;
 
 use super::{Server, ServerConfig, ServerError};
 use crate::app::{App, Backend, BackendConfig, BackendError};
+use crate::codegen::CodegenError;
 use crate::store::Durability;
 
 #[derive(Parser)]
@@ -21,6 +23,32 @@ struct Cli {
 enum Command {
     /// Serves the app: websocket sync, HTTP API and static files on one origin.
     Serve(ServeArgs),
+    /// Generates the TypeScript `api.js`, `api.d.ts` and `dataModel.d.ts`
+    /// for front ends (the `convex/_generated` directory of a Convex app).
+    Codegen(CodegenArgs),
+}
+
+#[derive(clap::Args)]
+struct CodegenArgs {
+    /// Directory to write the files into, e.g. `web/convex/_generated`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Write nothing; fail if the files in `--out` differ from the app (for CI).
+    #[arg(long)]
+    check: bool,
+}
+
+/// Why a command failed.
+#[derive(Debug, Error)]
+enum CliError {
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Codegen(#[from] CodegenError),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -47,6 +75,10 @@ struct ServeArgs {
 
 /// Parses the command line and runs it: the `main` of an app binary.
 ///
+/// Commands: `serve` (see `--help`) and `codegen --out DIR [--check]`, which
+/// writes the TypeScript files for front ends (see [`crate::codegen`]) without
+/// opening the database.
+///
 /// ```no_run
 /// fn main() -> std::process::ExitCode {
 ///     convex_rs::server::run_cli(|| {
@@ -62,18 +94,13 @@ pub fn run_cli(app: impl FnOnce() -> Result<App, BackendError>) -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let result = match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(app, args)),
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(CliError::Runtime)
+            .and_then(|runtime| Ok(runtime.block_on(serve(app, args))?)),
+        Command::Codegen(args) => codegen(app, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,6 +109,28 @@ pub fn run_cli(app: impl FnOnce() -> Result<App, BackendError>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `codegen`: generates (or with `--check`, verifies) the TypeScript files.
+/// Builds the app but neither opens its database nor starts a runtime.
+fn codegen(
+    app: impl FnOnce() -> Result<App, BackendError>,
+    args: &CodegenArgs,
+) -> Result<(), CliError> {
+    let files = crate::codegen::generate(&app()?);
+    let dir = args.out.display();
+    if args.check {
+        files.check(&args.out)?;
+        println!("the generated files in {dir} are up to date");
+    } else {
+        let written = files.write_to(&args.out)?;
+        if written.is_empty() {
+            println!("the generated files in {dir} are up to date");
+        } else {
+            println!("wrote {} to {dir}", written.join(", "));
+        }
+    }
+    Ok(())
 }
 
 async fn serve(

@@ -1,0 +1,286 @@
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import {
+  insertAtTop,
+  useConvexConnectionState,
+  useMutation,
+  usePaginatedQuery,
+  useQuery,
+} from "convex/react";
+import { ConvexError } from "convex/values";
+import { api } from "../convex/_generated/api";
+import type { Doc, Id } from "../convex/_generated/dataModel";
+import { DEFAULT_NAME, useIdentity, type Identity } from "./identity";
+
+type Message = Doc<"messages">;
+
+const OPTIMISTIC_PREFIX = "optimistic:";
+
+function isOptimistic(message: Message): boolean {
+  return String(message._id).startsWith(OPTIMISTIC_PREFIX);
+}
+
+function formatTime(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], {
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+/** A stable hue for a user id, so each author gets their own colour. */
+function hue(id: string): number {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) % 360;
+  return h;
+}
+
+/** The messages module only returns user ids; we know our own name. */
+function authorLabel(message: Message, identity: Identity): string {
+  if (identity.user && message.user === identity.user._id) {
+    return `${identity.user.name} (you)`;
+  }
+  return `User ${String(message.user).slice(-4)}`;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof ConvexError) {
+    const data = err.data as { code?: string } | string;
+    const code = typeof data === "string" ? data : data?.code;
+    if (code === "EMPTY_BODY")
+      return "Message can't be empty — type something first.";
+    if (code === "UNKNOWN_USER")
+      return "Your user no longer exists — set your name again.";
+    return `Couldn't send (${code ?? "error"}).`;
+  }
+  return `Couldn't send: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+export function App() {
+  const identity = useIdentity();
+  return (
+    <div className="app">
+      <Header identity={identity} />
+      <main className="layout">
+        <Chat identity={identity} />
+        <History />
+      </main>
+    </div>
+  );
+}
+
+function Header({ identity }: { identity: Identity }) {
+  const { isWebSocketConnected } = useConvexConnectionState();
+  const [draft, setDraft] = useState(identity.name);
+  const [saving, setSaving] = useState(false);
+  const dirty = draft.trim() !== identity.name;
+
+  async function commit() {
+    if (!dirty && identity.user) return;
+    setSaving(true);
+    try {
+      await identity.setName(draft);
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  return (
+    <header className="header">
+      <h1>
+        convex-rs chat
+        <span
+          className={`status ${isWebSocketConnected ? "online" : "offline"}`}
+          title={isWebSocketConnected ? "Connected" : "Reconnecting…"}
+        />
+      </h1>
+      <form
+        className="identity"
+        data-testid="identity"
+        data-user-id={identity.user?._id ?? ""}
+        onSubmit={(e) => {
+          e.preventDefault();
+          void commit();
+        }}
+      >
+        <label htmlFor="name-input">Your name</label>
+        <input
+          id="name-input"
+          data-testid="name-input"
+          value={draft}
+          placeholder={DEFAULT_NAME}
+          maxLength={40}
+          autoComplete="off"
+          onChange={(e) => setDraft(e.target.value)}
+          onBlur={() => {
+            if (dirty) void commit();
+          }}
+        />
+        <button
+          type="submit"
+          className="secondary"
+          disabled={saving || (!dirty && !!identity.user)}
+        >
+          {saving ? "Saving…" : identity.user && !dirty ? "Saved" : "Set"}
+        </button>
+      </form>
+    </header>
+  );
+}
+
+function Chat({ identity }: { identity: Identity }) {
+  const messages = useQuery(api.messages.list);
+  const send = useMutation(api.messages.send).withOptimisticUpdate(
+    (store, { body, user }) => {
+      if (body.trim() === "") return; // the server will reject it: show nothing
+      const item: Message = {
+        _id: `${OPTIMISTIC_PREFIX}${Date.now()}-${Math.random().toString(36).slice(2)}` as Id<"messages">,
+        _creationTime: Date.now(),
+        body,
+        user,
+      };
+      const current = store.getQuery(api.messages.list, {});
+      if (current !== undefined) {
+        store.setQuery(api.messages.list, {}, [...current, item]);
+      }
+      insertAtTop({
+        paginatedQuery: api.messages.page,
+        argsToMatch: {},
+        localQueryStore: store,
+        item,
+      });
+    },
+  );
+
+  const [draft, setDraft] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const listRef = useRef<HTMLOListElement>(null);
+
+  // Keep the newest message in view.
+  useEffect(() => {
+    const el = listRef.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [messages?.length]);
+
+  async function onSubmit(e: FormEvent) {
+    e.preventDefault();
+    const body = draft.trim();
+    setError(null);
+    setDraft("");
+    try {
+      const user = await identity.ensureUser();
+      await send({ body, user });
+      window.__lastSendConfirmedAt = Date.now();
+    } catch (err) {
+      setError(errorText(err));
+      if (body !== "") setDraft((d) => (d === "" ? body : d));
+    }
+  }
+
+  return (
+    <section className="card chat" aria-label="Messages">
+      <ol className="messages" ref={listRef} data-testid="message-list">
+        {messages === undefined ? (
+          <li className="placeholder">Loading messages…</li>
+        ) : messages.length === 0 ? (
+          <li className="placeholder">No messages yet. Say hello!</li>
+        ) : (
+          messages.map((m) => {
+            const pending = isOptimistic(m);
+            const mine = !!identity.user && m.user === identity.user._id;
+            return (
+              <li
+                key={m._id}
+                className={`message${mine ? " mine" : ""}${pending ? " pending" : ""}`}
+                data-testid="message"
+                data-id={m._id}
+                data-pending={pending ? "true" : undefined}
+                data-confirmed={pending ? undefined : "true"}
+              >
+                <span
+                  className="avatar"
+                  style={{ background: `hsl(${hue(String(m.user))} 65% 55%)` }}
+                  aria-hidden
+                />
+                <div className="bubble">
+                  <div className="meta">
+                    <span className="author">{authorLabel(m, identity)}</span>
+                    <time dateTime={new Date(m._creationTime).toISOString()}>
+                      {pending ? "sending…" : formatTime(m._creationTime)}
+                    </time>
+                  </div>
+                  <p className="body">{m.body}</p>
+                </div>
+              </li>
+            );
+          })
+        )}
+      </ol>
+      <form className="composer" onSubmit={onSubmit}>
+        <input
+          data-testid="message-input"
+          value={draft}
+          placeholder="Write a message…"
+          autoComplete="off"
+          aria-label="Message"
+          onChange={(e) => {
+            setDraft(e.target.value);
+            if (error) setError(null);
+          }}
+        />
+        <button type="submit" data-testid="send">
+          Send
+        </button>
+      </form>
+      {error && (
+        <p className="error" role="alert" data-testid="send-error">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+function History() {
+  const { results, status, loadMore } = usePaginatedQuery(
+    api.messages.page,
+    {},
+    { initialNumItems: 10 },
+  );
+
+  return (
+    <aside className="card history" aria-label="History">
+      <h2>History</h2>
+      <p className="hint">Newest first, 10 at a time.</p>
+      <ol className="history-list" data-testid="history">
+        {status === "LoadingFirstPage" ? (
+          <li className="placeholder">Loading…</li>
+        ) : results.length === 0 ? (
+          <li className="placeholder">Nothing yet.</li>
+        ) : (
+          results.map((m) => (
+            <li
+              key={m._id}
+              data-testid="history-item"
+              className={isOptimistic(m) ? "pending" : undefined}
+            >
+              <time>{formatTime(m._creationTime)}</time>
+              <span>{m.body}</span>
+            </li>
+          ))
+        )}
+      </ol>
+      <button
+        type="button"
+        className="secondary"
+        data-testid="load-more"
+        disabled={status !== "CanLoadMore"}
+        onClick={() => loadMore(10)}
+      >
+        {status === "LoadingMore"
+          ? "Loading…"
+          : status === "Exhausted"
+            ? "Start of history"
+            : "Load more"}
+      </button>
+    </aside>
+  );
+}

@@ -1,0 +1,15 @@
+/// <reference types="vite/client" />
+
+interface ImportMetaEnv {
+  /** Deployment URL for `vite dev`; the built page uses its own origin. */
+  readonly VITE_CONVEX_URL?: string;
+}
+
+interface ImportMeta {
+  readonly env: ImportMetaEnv;
+}
+
+interface Window {
+  /** `Date.now()` when the last `messages:send` was confirmed by the server (for tests). */
+  __lastSendConfirmedAt?: number;
+}

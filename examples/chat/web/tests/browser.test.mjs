@@ -1,0 +1,397 @@
+// Headless-browser test of the chat front end against the real `chat` binary.
+//
+//   npm run build && npm run test:browser
+//
+// Env: CHAT_BIN (default ../../../target/debug/chat), CHROMIUM (default
+// /usr/bin/chromium), SCREENSHOT (default ../../../target/browser-test/chat.png).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const webDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const chatBin = resolve(
+  webDir,
+  process.env.CHAT_BIN ?? "../../../target/debug/chat",
+);
+const distDir = join(webDir, "dist");
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const screenshotPath = resolve(
+  webDir,
+  process.env.SCREENSHOT ?? "../../../target/browser-test/chat.png",
+);
+const TIMEOUT = 10_000;
+const SEEDED = 12;
+
+let server; // ChildProcess
+let serverLog = "";
+let dataDir;
+let baseUrl;
+let browser;
+let pageA;
+let pageB;
+// Page A's websocket goes through Playwright so the test can hold its
+// `messages:send` mutations back from the server.
+let holdSends = false;
+const heldSends = [];
+let releaseHeld = () => {};
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+function startServer(port) {
+  return new Promise((resolveStart, reject) => {
+    const child = spawn(
+      chatBin,
+      [
+        "serve",
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--data",
+        dataDir,
+        "--static-dir",
+        distDir,
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, NO_COLOR: "1" },
+      },
+    );
+    const timer = setTimeout(() => {
+      reject(
+        new Error(
+          `chat did not print "listening on" within 30 s:\n${serverLog}`,
+        ),
+      );
+    }, 30_000);
+    const onData = (chunk) => {
+      serverLog += chunk.toString();
+      if (serverLog.includes("listening on")) {
+        clearTimeout(timer);
+        resolveStart(child);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `chat exited early (code ${code}, signal ${signal}):\n${serverLog}`,
+        ),
+      );
+    });
+  });
+}
+
+function stopServer(child) {
+  return new Promise((done) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null)
+      return done();
+    const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      done();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+function isSend(message) {
+  try {
+    const msg = JSON.parse(message.toString());
+    return (
+      msg.type === "Mutation" && String(msg.udfPath).startsWith("messages")
+    );
+  } catch {
+    return false;
+  }
+}
+
+async function openPage(name, { routeSends = false } = {}) {
+  const context = await browser.newContext({
+    viewport: { width: 1100, height: 720 },
+  });
+  const page = await context.newPage();
+  page.on("pageerror", (err) => console.error(`[${name}] page error:`, err));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") console.error(`[${name}] console:`, msg.text());
+  });
+  if (routeSends) {
+    await page.routeWebSocket(/\/sync$/, (ws) => {
+      const upstream = ws.connectToServer();
+      ws.onMessage((message) => {
+        if (holdSends && isSend(message)) {
+          heldSends.push(message);
+        } else {
+          upstream.send(message);
+        }
+      });
+      releaseHeld = () => {
+        holdSends = false;
+        for (const message of heldSends.splice(0)) upstream.send(message);
+      };
+    });
+  }
+  await page.goto(baseUrl);
+  await page.getByTestId("name-input").fill(name);
+  await page.getByTestId("name-input").press("Enter");
+  // The user exists once the identity form carries its id.
+  await page.waitForSelector(
+    '[data-testid="identity"]:not([data-user-id=""])',
+    {
+      timeout: TIMEOUT,
+    },
+  );
+  return page;
+}
+
+function messages(page, text) {
+  return page.locator('[data-testid="message"]', { hasText: text });
+}
+
+async function send(page, text, how = "enter") {
+  await page.getByTestId("message-input").fill(text);
+  if (how === "enter") await page.getByTestId("message-input").press("Enter");
+  else await page.getByTestId("send").click();
+}
+
+async function callMutation(path, args) {
+  const res = await fetch(`${baseUrl}/api/mutation`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ path, args, format: "json" }),
+  });
+  const json = await res.json();
+  assert.equal(json.status, "success", `${path}: ${JSON.stringify(json)}`);
+  return json.value;
+}
+
+before(async () => {
+  assert.ok(
+    existsSync(chatBin),
+    `chat binary not found at ${chatBin} (cargo build -p chat)`,
+  );
+  assert.ok(
+    existsSync(join(distDir, "index.html")),
+    `no ${distDir}/index.html (npm run build)`,
+  );
+  dataDir = mkdtempSync(join(tmpdir(), "chat-browser-test-"));
+  const port = await freePort();
+  baseUrl = `http://127.0.0.1:${port}`;
+  server = await startServer(port);
+  // Twelve older messages, so the history panel has more than one page.
+  const seeder = await callMutation("users:create", {
+    name: "Seeder",
+    tokenIdentifier: "seed",
+  });
+  for (let i = 1; i <= SEEDED; i++) {
+    await callMutation("messages:send", {
+      body: `history #${i}`,
+      user: seeder,
+    });
+  }
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+      "--disable-sync",
+      "--disable-quic",
+    ],
+  });
+  pageA = await openPage("Alice", { routeSends: true });
+  pageB = await openPage("Bob");
+});
+
+after(async () => {
+  if (pageA) {
+    try {
+      mkdirSync(dirname(screenshotPath), { recursive: true });
+      await pageA.screenshot({ path: screenshotPath });
+      console.log(`screenshot: ${screenshotPath}`);
+    } catch (err) {
+      console.error("screenshot failed:", err);
+    }
+  }
+  await browser?.close();
+  await stopServer(server);
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("the page shows the seeded messages and the newest 10 in history", async () => {
+  for (const page of [pageA, pageB]) {
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-testid="message"]').length === n,
+      SEEDED,
+      { timeout: TIMEOUT },
+    );
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('[data-testid="history-item"]').length === 10,
+      null,
+      { timeout: TIMEOUT },
+    );
+    assert.match(
+      await page.getByTestId("history-item").first().innerText(),
+      /history #12$/,
+    );
+    assert.ok(
+      await page.getByTestId("load-more").isEnabled(),
+      "more history to load",
+    );
+  }
+});
+
+test("a message sent from page A appears in page B without reload", async () => {
+  const text = `hello from Alice ${Date.now()}`;
+  await send(pageA, text, "enter");
+  await messages(pageB, text).waitFor({ timeout: TIMEOUT });
+  await pageA
+    .locator('[data-testid="message"][data-confirmed="true"]', {
+      hasText: text,
+    })
+    .waitFor({ timeout: TIMEOUT });
+  assert.equal(await messages(pageA, text).count(), 1);
+  assert.equal(await messages(pageB, text).count(), 1);
+  assert.equal(await pageA.getByTestId("message-input").inputValue(), "");
+});
+
+test("the optimistic message shows before the server confirms", async () => {
+  const text = `optimistic ${Date.now()}`;
+  const confirmedBefore = await pageA.evaluate(
+    () => window.__lastSendConfirmedAt,
+  );
+  holdSends = true;
+  try {
+    await send(pageA, text, "click");
+    // Visible at once, while the mutation has not even reached the server.
+    await pageA
+      .locator('[data-testid="message"][data-pending="true"]', {
+        hasText: text,
+      })
+      .waitFor({ timeout: TIMEOUT });
+    assert.ok(
+      heldSends.length >= 1,
+      "the send should be held back from the server",
+    );
+    await pageA.waitForTimeout(300);
+    assert.equal(await messages(pageA, text).count(), 1);
+    assert.equal(
+      await pageA.evaluate(() => window.__lastSendConfirmedAt),
+      confirmedBefore,
+      "the mutation must not be confirmed while held",
+    );
+    assert.equal(
+      await messages(pageB, text).count(),
+      0,
+      "page B can't see it yet",
+    );
+  } finally {
+    releaseHeld();
+  }
+  // Released: the server confirms, the temporary element is replaced by the
+  // real one, and page B gets it too.
+  await pageA
+    .locator('[data-testid="message"][data-confirmed="true"]', {
+      hasText: text,
+    })
+    .waitFor({ timeout: TIMEOUT });
+  await pageA.waitForFunction(
+    (before) => window.__lastSendConfirmedAt !== before,
+    confirmedBefore,
+    {
+      timeout: TIMEOUT,
+    },
+  );
+  assert.equal(await messages(pageA, text).count(), 1);
+  assert.equal(
+    await pageA.locator('[data-testid="message"][data-pending="true"]').count(),
+    0,
+  );
+  await messages(pageB, text).waitFor({ timeout: TIMEOUT });
+});
+
+test("an empty message shows the EMPTY_BODY error inline", async () => {
+  const before = await pageA.locator('[data-testid="message"]').count();
+  await pageA.getByTestId("message-input").fill("   ");
+  await pageA.getByTestId("send").click();
+  const error = pageA.getByTestId("send-error");
+  await error.waitFor({ timeout: TIMEOUT });
+  assert.match(await error.innerText(), /empty/i);
+  assert.equal(await pageA.locator('[data-testid="message"]').count(), before);
+  // Typing clears it.
+  await pageA.getByTestId("message-input").fill("x");
+  await error.waitFor({ state: "detached", timeout: TIMEOUT });
+  await pageA.getByTestId("message-input").fill("");
+});
+
+test("the history panel pages with load more", async () => {
+  // The first page keeps its range, so it grew from 10 to 12 with the two
+  // messages sent above; "load more" brings the last two seeded ones.
+  const total = SEEDED + 2;
+  const items = pageB.getByTestId("history-item");
+  await pageB.waitForFunction(
+    (n) =>
+      document.querySelectorAll('[data-testid="history-item"]').length === n,
+    total - 2,
+    { timeout: TIMEOUT },
+  );
+  assert.match(await items.first().innerText(), /optimistic/, "newest first");
+  await pageB.getByTestId("load-more").click();
+  await pageB.waitForFunction(
+    (n) =>
+      document.querySelectorAll('[data-testid="history-item"]').length === n,
+    total,
+    { timeout: TIMEOUT },
+  );
+  assert.match(await items.last().innerText(), /history #1$/, "oldest last");
+  await pageB.waitForSelector('[data-testid="load-more"]:disabled', {
+    timeout: TIMEOUT,
+  });
+  assert.match(
+    await pageB.getByTestId("load-more").innerText(),
+    /start of history/i,
+  );
+  // The live list has them all, oldest first.
+  assert.equal(await pageA.locator('[data-testid="message"]').count(), total);
+  assert.match(
+    await pageA.locator('[data-testid="message"]').first().innerText(),
+    /history #1\b/,
+  );
+});
+
+test("the name and user survive a reload (localStorage)", async () => {
+  const identity = pageB.getByTestId("identity");
+  const userId = await identity.getAttribute("data-user-id");
+  assert.ok(userId);
+  await pageB.reload();
+  assert.equal(await pageB.getByTestId("name-input").inputValue(), "Bob");
+  await pageB.waitForSelector(
+    `[data-testid="identity"][data-user-id="${userId}"]`,
+    {
+      timeout: TIMEOUT,
+    },
+  );
+});
