@@ -209,7 +209,7 @@ fn ratio_line(label: &str, numerator: &Measurement, denominator: &Measurement, t
     let ratio = if d > 0.0 { n / d } else { 0.0 };
     let verdict = if ratio >= target { "PASS" } else { "MISS" };
     println!(
-        "{label:<46} {n:>8.0} / {d:>8.0} = {ratio:>6.2}x  (target >= {target:.2}x)  {verdict}"
+        "{label:<46} {n:>8.0} / {d:>8.0} = {ratio:>6.3}x  (target >= {target:.2}x)  {verdict}"
     );
 }
 
