@@ -14,6 +14,7 @@ struct Ticks {
     process: u64,
 }
 
+/// Reads the busy ticks now; `None` where `/proc` is unavailable.
 fn read_ticks() -> Option<Ticks> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let cpu = stat.lines().next()?.strip_prefix("cpu ")?;

@@ -77,6 +77,7 @@ struct Row {
     cpu: Option<CpuUse>,
 }
 
+/// The `synchronous` pragma value a durability stands for.
 fn sync_name(durability: Durability) -> &'static str {
     match durability {
         Durability::Full => "FULL",
@@ -84,6 +85,7 @@ fn sync_name(durability: Durability) -> &'static str {
     }
 }
 
+/// Rejects options outside their meaningful ranges.
 fn validate(args: &Args) -> anyhow::Result<()> {
     if !(args.seconds.is_finite() && args.seconds > 0.0) {
         bail!("--seconds must be positive");
@@ -131,12 +133,14 @@ fn fresh_dir(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Removes a measurement's directory, warning (not failing) if it cannot.
 fn remove_dir(dir: &Path) {
     if let Err(e) = std::fs::remove_dir_all(dir) {
         eprintln!("warning: could not remove {}: {e}", dir.display());
     }
 }
 
+/// Prints a measurement's failure counts and sample messages, if any.
 fn print_errors(name: &str, m: &Measurement) {
     if m.all_failures() > 0 {
         println!(
@@ -149,10 +153,12 @@ fn print_errors(name: &str, m: &Measurement) {
     }
 }
 
+/// A duration in milliseconds with three decimals.
 fn millis(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
 
+/// Prints the results table.
 fn print_table(rows: &[Row]) {
     println!();
     println!(
@@ -204,6 +210,7 @@ fn print_table(rows: &[Row]) {
     println!();
 }
 
+/// Prints `numerator / denominator` in ops/s with PASS or MISS against `target`.
 fn ratio_line(label: &str, numerator: &Measurement, denominator: &Measurement, target: f64) {
     let (n, d) = (numerator.ops_per_sec(), denominator.ops_per_sec());
     let ratio = if d > 0.0 { n / d } else { 0.0 };
@@ -213,10 +220,12 @@ fn ratio_line(label: &str, numerator: &Measurement, denominator: &Measurement, t
     );
 }
 
+/// A duration in whole microseconds.
 fn micros(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+/// Prints where a raw run's operations spent their time.
 fn print_phases(sync: &str, totals: &raw::PhaseTotals) {
     let mean = totals.mean();
     println!(
@@ -229,6 +238,7 @@ fn print_phases(sync: &str, totals: &raw::PhaseTotals) {
     );
 }
 
+/// Prints a bank run's skew and its `bank:total` check.
 fn print_bank(name: &str, report: &BankReport) {
     let unchanged = if report.total_after == report.total_before {
         "unchanged"

@@ -26,15 +26,18 @@ const SCHEMA_SQL: &[&str] = &[
      deleted INTEGER NOT NULL, doc_id BLOB NOT NULL, PRIMARY KEY (index_id, key, ts)) WITHOUT ROWID",
 ];
 
+/// Appends one document revision (as our storage does, one row here).
 const INSERT_DOCUMENT: &str =
     "INSERT INTO documents (id, ts, table_number, value, deleted, prev_ts) VALUES (?,?,?,?,?,?)";
+/// Appends one index entry version (the statement our storage uses).
 const INSERT_INDEX: &str =
     "INSERT OR REPLACE INTO index_entries (index_id, key, ts, deleted, doc_id) VALUES (?,?,?,?,?)";
 
 /// The table number our storage gives the first user table.
 const TABLE_NUMBER: i64 = 10_001;
-/// Index ids as our catalog numbers them for the first table (`by_id` is 1).
+/// The id our catalog gives `by_creation_time` of the first table (`by_id` is 1).
 const BY_CREATION_TIME_ID: i64 = 2;
+/// The id our catalog gives `by_n`, the first user index.
 const BY_N_ID: i64 = 3;
 
 /// One operation's rows, encoded exactly as our storage encodes an item.
@@ -94,6 +97,7 @@ pub fn now_ms() -> f64 {
         * 1000.0
 }
 
+/// Nanoseconds since the Unix epoch (the unit of commit timestamps).
 fn now_nanos() -> i64 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -150,6 +154,7 @@ pub struct PhaseTotals {
 }
 
 impl PhaseTotals {
+    /// Adds one operation.
     fn add(&mut self, p: Phases) {
         self.ops += 1;
         self.sum.begin += p.begin;

@@ -23,6 +23,7 @@ pub const START_BALANCE: f64 = 1e9;
 /// Most accounts one `bank:seed` call creates.
 pub const MAX_ACCOUNTS: usize = 10_000;
 
+/// An object value from `(field, value)` pairs.
 fn object(fields: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
     Value::Object(
         fields
@@ -98,6 +99,7 @@ pub struct BankReport {
     pub hot_fraction: f64,
 }
 
+/// `bank:total`, the sum of all balances.
 async fn total(backend: &Backend) -> anyhow::Result<f64> {
     let outcome = backend
         .runner()

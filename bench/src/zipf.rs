@@ -97,6 +97,7 @@ impl Zipf {
     }
 }
 
+/// Unnormalised Zipf weights `1 / rank^s` for ranks `1..=n`.
 fn weights(n: usize, s: f64) -> Vec<f64> {
     (1..=n).map(|rank| (rank as f64).powf(-s)).collect()
 }
