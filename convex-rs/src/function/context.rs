@@ -301,18 +301,18 @@ impl DatabaseWriter<'_> {
     /// [`patch`](Self::patch) for an untyped id.
     pub async fn patch_document(&self, id: DocumentId, patch: Patch) -> Result<(), FunctionError> {
         let meta = self.table_of(id)?;
-        let Some(current) = self.tx.get(id).await? else {
-            return Err(FunctionError::message(format!(
-                "cannot patch {id}: the document does not exist"
-            )));
-        };
-        let mut fields = current.fields;
-        for name in &patch.unset {
-            fields.remove(name);
-        }
-        fields.extend(patch.set);
-        validate(meta, self.tx.store().catalog(), &fields)?;
-        Ok(self.tx.replace(id, fields).await?)
+        let catalog = self.tx.store().catalog();
+        self.tx
+            .update(id, |current| {
+                let mut fields = current.fields.clone();
+                for name in &patch.unset {
+                    fields.remove(name);
+                }
+                fields.extend(patch.set);
+                validate(meta, catalog, &fields)?;
+                Ok::<_, FunctionError>(fields)
+            })
+            .await
     }
 
     /// Replaces the document's fields with `document`'s.

@@ -344,9 +344,20 @@ impl Transaction {
         id: DocumentId,
         fields: BTreeMap<String, Value>,
     ) -> Result<(), StoreError> {
+        self.update(id, |_| Ok::<_, StoreError>(fields)).await
+    }
+
+    /// Replaces the fields of an existing document with `f(current)`, reading
+    /// the document once (a patch is a read-modify-write of one revision).
+    pub async fn update<E: From<StoreError>>(
+        &self,
+        id: DocumentId,
+        f: impl FnOnce(&Document) -> Result<BTreeMap<String, Value>, E>,
+    ) -> Result<(), E> {
         self.check_writable()?;
-        check_document(&fields)?;
         let (rev_ts, current) = self.existing(id).await?;
+        let fields = f(&current)?;
+        check_document(&fields).map_err(StoreError::from)?;
         let doc = Document {
             id,
             creation_time: current.creation_time,
@@ -354,7 +365,7 @@ impl Transaction {
         };
         let size = doc.size();
         let mut state = self.state();
-        self.write(&mut state, id, rev_ts, current, Some(doc), size)
+        Ok(self.write(&mut state, id, rev_ts, current, Some(doc), size)?)
     }
 
     /// Deletes an existing document.
