@@ -209,7 +209,7 @@ fn registration(function: &Function) -> TokenStream {
     // Spanned on the return type, like every use of it.
     let (first, last) = span_range(&function.output);
     let returns_schema = {
-        let open = quote_spanned!(first=> ::convex_rs::__private::schema_for::<
+        let open = quote_spanned!(first=> ::convex_rs::__private::output_schema_for::<
             <#ident as ::convex_rs::function::FunctionInfo>::Output);
         let close = quote_spanned!(last=> >);
         quote!(#open #close)

@@ -112,6 +112,16 @@ pub mod __private {
         schemars::SchemaGenerator::default().into_root_schema_for::<T>()
     }
 
+    /// The JSON schema of what `T` serializes to (a function's return value):
+    /// unlike [`schema_for`], which describes what `T` accepts, an `Option`
+    /// field is always present (as `null` when `None`) unless it is skipped.
+    pub fn output_schema_for<T: schemars::JsonSchema>() -> schemars::Schema {
+        schemars::generate::SchemaSettings::default()
+            .for_serialize()
+            .into_generator()
+            .into_root_schema_for::<T>()
+    }
+
     /// Compile-time check that an argument type can cross the wire.
     pub fn assert_arg<T: serde::Serialize + serde::de::DeserializeOwned + schemars::JsonSchema>() {}
 

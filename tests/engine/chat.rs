@@ -66,6 +66,7 @@ async fn send_list_count_get_edit_remove() -> anyhow::Result<()> {
     Ok(())
 }
 
+// ANCHOR: empty_body
 #[tokio::test]
 async fn empty_body_is_a_convex_error_with_data() -> anyhow::Result<()> {
     let t = common::chat().await?;
@@ -88,7 +89,9 @@ async fn empty_body_is_a_convex_error_with_data() -> anyhow::Result<()> {
     );
     Ok(())
 }
+// ANCHOR_END: empty_body
 
+// ANCHOR: typed_calls
 #[tokio::test]
 async fn typed_calls_through_the_harness() -> anyhow::Result<()> {
     let t = common::chat().await?;
@@ -111,7 +114,9 @@ async fn typed_calls_through_the_harness() -> anyhow::Result<()> {
     assert_eq!(all[0].user, u);
     Ok(())
 }
+// ANCHOR_END: typed_calls
 
+// ANCHOR: shout
 #[tokio::test]
 async fn shout_action_chains_query_and_mutation() -> anyhow::Result<()> {
     let t = common::chat().await?;
@@ -123,7 +128,9 @@ async fn shout_action_chains_query_and_mutation() -> anyhow::Result<()> {
     assert_eq!(got["body"], "HELLO THERE");
     Ok(())
 }
+// ANCHOR_END: shout
 
+// ANCHOR: internal
 #[tokio::test]
 async fn internal_functions_are_hidden_from_clients() -> anyhow::Result<()> {
     let t = common::chat().await?;
@@ -144,6 +151,7 @@ async fn internal_functions_are_hidden_from_clients() -> anyhow::Result<()> {
     assert_eq!(t.query_path::<f64>("messages:count", json!({})).await?, 0.0);
     Ok(())
 }
+// ANCHOR_END: internal
 
 #[tokio::test]
 async fn path_forms_and_kind_mismatch() -> anyhow::Result<()> {
@@ -167,6 +175,7 @@ async fn path_forms_and_kind_mismatch() -> anyhow::Result<()> {
     Ok(())
 }
 
+// ANCHOR: argument_validation
 #[tokio::test]
 async fn argument_validation() -> anyhow::Result<()> {
     let t = common::chat().await?;
@@ -201,6 +210,7 @@ async fn argument_validation() -> anyhow::Result<()> {
     );
     Ok(())
 }
+// ANCHOR_END: argument_validation
 
 #[tokio::test]
 async fn document_validation_names_table_field_and_type() -> anyhow::Result<()> {

@@ -132,7 +132,7 @@ mod fixture {
     }
 
     pub mod notes {
-        use super::{Attachment, Mood, Note};
+        use super::{Attachment, Meta, Mood, Note};
         use convex_rs::prelude::*;
 
         #[query]
@@ -178,6 +178,14 @@ mod fixture {
                     meta: None,
                 })
                 .await
+        }
+
+        /// Returned structs are typed by what they serialize to: `Option`
+        /// fields are always present (`editedAt: number | null`), unlike
+        /// arguments, where they may be left out (`mood?: ...`).
+        #[query]
+        pub async fn latest_meta(_ctx: &QueryCtx) -> Result<Option<Meta>, FunctionError> {
+            Ok(None)
         }
 
         #[action]

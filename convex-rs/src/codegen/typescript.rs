@@ -230,10 +230,12 @@ impl<'a> TypePrinter<'a> {
             return None;
         };
         let same_fields = object.fields.len() == document.fields.len() + 2
-            && document
-                .fields
-                .iter()
-                .all(|(field, v)| object.fields.get(field) == Some(v));
+            && document.fields.iter().all(|(field, v)| {
+                object
+                    .fields
+                    .get(field)
+                    .is_some_and(|o| same_shape(&o.validator, &v.validator))
+            });
         same_fields.then_some(name)
     }
 
@@ -258,6 +260,30 @@ impl<'a> TypePrinter<'a> {
             }
         }
         join_union(docs)
+    }
+}
+
+/// Whether two validators describe the same type up to the optionality of
+/// object fields. A returned value is described by what its Rust type
+/// serializes to (an `Option` field is present, possibly `null`), a table's
+/// documents by what it accepts (the field may be absent): both are the
+/// table's `Doc`.
+fn same_shape(a: &Validator, b: &Validator) -> bool {
+    match (a, b) {
+        (Validator::Object(a), Validator::Object(b)) => {
+            a.fields.len() == b.fields.len()
+                && a.fields.iter().all(|(name, fa)| {
+                    b.fields
+                        .get(name)
+                        .is_some_and(|fb| same_shape(&fa.validator, &fb.validator))
+                })
+        }
+        (Validator::Array(a), Validator::Array(b))
+        | (Validator::Record(a), Validator::Record(b)) => same_shape(a, b),
+        (Validator::Union(a), Validator::Union(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_shape(a, b))
+        }
+        _ => a == b,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The command line every app binary gets.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use thiserror::Error;
 
+use super::dev::{self, CargoTarget, DevError, DevOptions};
 use super::{Server, ServerConfig, ServerError};
 use crate::app::{App, Backend, BackendConfig, BackendError};
 use crate::codegen::CodegenError;
@@ -26,6 +28,38 @@ enum Command {
     /// Generates the TypeScript `api.js`, `api.d.ts` and `dataModel.d.ts`
     /// for front ends (the `convex/_generated` directory of a Convex app).
     Codegen(CodegenArgs),
+    /// Serves the app and, whenever its sources change, rebuilds it,
+    /// regenerates the TypeScript files and restarts the server on the same
+    /// address and data (clients reconnect and resubscribe). Run it through
+    /// cargo: `cargo run -p <package> -- dev`.
+    Dev(DevArgs),
+}
+
+#[derive(clap::Args)]
+struct DevArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Regenerate the TypeScript files into this directory after each build.
+    #[arg(long, value_name = "DIR")]
+    codegen_out: Option<PathBuf>,
+    /// Also rebuild when this file or directory changes (repeatable). The
+    /// package's sources, manifest, build script and path dependencies are
+    /// always watched.
+    #[arg(long = "watch", value_name = "PATH")]
+    watch: Vec<PathBuf>,
+    /// The cargo package to build (set by `cargo run`).
+    #[arg(long, env = "CARGO_PKG_NAME")]
+    package: Option<String>,
+    /// The package's Cargo.toml [default: $CARGO_MANIFEST_DIR/Cargo.toml, set
+    /// by `cargo run`].
+    #[arg(long, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
+    /// The binary to build [default: the name of this executable].
+    #[arg(long)]
+    bin: Option<String>,
+    /// Build with `--release`.
+    #[arg(long)]
+    release: bool,
 }
 
 #[derive(clap::Args)]
@@ -49,9 +83,11 @@ enum CliError {
     Backend(#[from] BackendError),
     #[error(transparent)]
     Codegen(#[from] CodegenError),
+    #[error(transparent)]
+    Dev(#[from] DevError),
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum DurabilityArg {
     Normal,
     Full,
@@ -71,6 +107,9 @@ struct ServeArgs {
     /// Directory of static files (the built front end) to serve at `/`.
     #[arg(long, env = "CONVEX_STATIC")]
     static_dir: Option<PathBuf>,
+    /// Shut down when standard input closes (used by `dev` for its server).
+    #[arg(long, hide = true)]
+    stop_on_stdin_eof: bool,
 }
 
 /// Parses the command line and runs it: the `main` of an app binary.
@@ -95,12 +134,11 @@ pub fn run_cli(app: impl FnOnce() -> Result<App, BackendError>) -> ExitCode {
         .with_writer(std::io::stderr)
         .try_init();
     let result = match cli.command {
-        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(CliError::Runtime)
-            .and_then(|runtime| Ok(runtime.block_on(serve(app, args))?)),
+        Command::Serve(args) => runtime().and_then(|rt| Ok(rt.block_on(serve(app, args))?)),
         Command::Codegen(args) => codegen(app, &args),
+        Command::Dev(args) => {
+            dev_options(args).and_then(|options| Ok(runtime()?.block_on(dev::run(options))?))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,6 +147,52 @@ pub fn run_cli(app: impl FnOnce() -> Result<App, BackendError>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+}
+
+/// `dev`: resolves what to build (from the flags, or the variables `cargo
+/// run` sets) and the arguments for the server it runs.
+fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
+    let package = args.package.ok_or(DevError::NoPackage)?;
+    let manifest_path = args.manifest_path.or_else(|| {
+        std::env::var_os("CARGO_MANIFEST_DIR").map(|dir| PathBuf::from(dir).join("Cargo.toml"))
+    });
+    let bin = match args.bin {
+        Some(bin) => bin,
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .ok_or(DevError::NoPackage)?,
+    };
+    let serve = args.serve;
+    let mut serve_args: Vec<OsString> = vec![
+        "--data".into(),
+        serve.data.into(),
+        "--durability".into(),
+        format!("{:?}", serve.durability).to_lowercase().into(),
+    ];
+    if let Some(dir) = serve.static_dir {
+        serve_args.extend(["--static-dir".into(), dir.into()]);
+    }
+    Ok(DevOptions {
+        target: CargoTarget {
+            cargo: std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+            package,
+            bin,
+            manifest_path,
+            release: args.release,
+        },
+        listen: serve.listen,
+        serve_args,
+        codegen_out: args.codegen_out,
+        watch: args.watch,
+    })
 }
 
 /// `codegen`: generates (or with `--check`, verifies) the TypeScript files.
@@ -159,14 +243,33 @@ async fn serve(
     let server = Server::start(backend, listener, config).await?;
     println!("listening on http://{}", server.local_addr());
     tracing::info!(data = %args.data.display(), "listening on http://{}", server.local_addr());
-    wait_for_signal().await;
+    if args.stop_on_stdin_eof {
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = stdin_closed() => {}
+        }
+    } else {
+        wait_for_signal().await;
+    }
     tracing::info!("shutting down: finishing in-flight work");
     server.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Completes when standard input reaches its end (the dev loop closed it or
+/// exited). Reads on a plain thread, which does not hold up process exit.
+async fn stdin_closed() {
+    let (closed, on_closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        drop(closed);
+    });
+    let _ = on_closed.await;
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub(super) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -3,6 +3,7 @@
 //! app binary gets (`APP serve --listen ADDR --data DIR`).
 
 mod cli;
+mod dev;
 mod http_api;
 mod ws;
 

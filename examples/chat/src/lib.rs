@@ -6,13 +6,16 @@
 //! `messages:page`, `messages:shout` (action) and the internal mutation
 //! `messages:wipe`.
 
+// ANCHOR: modules
 use convex_rs::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub mod messages;
 pub mod users;
+// ANCHOR_END: modules
 
+// ANCHOR: user
 /// A user of the chat.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -26,7 +29,9 @@ pub struct User {
 impl TableType for User {
     const TABLE_NAME: &'static str = "users";
 }
+// ANCHOR_END: user
 
+// ANCHOR: message
 /// A chat message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Message {
@@ -39,14 +44,18 @@ pub struct Message {
 impl TableType for Message {
     const TABLE_NAME: &'static str = "messages";
 }
+// ANCHOR_END: message
 
+// ANCHOR: schema
 /// The chat schema.
 pub fn schema() -> Schema {
     Schema::new()
         .table(TableDefinition::of::<User>().index("by_token", &["tokenIdentifier"]))
         .table(TableDefinition::of::<Message>())
 }
+// ANCHOR_END: schema
 
+// ANCHOR: app
 /// The chat app: its schema and every function in this crate.
 pub fn app() -> Result<App, convex_rs::app::BackendError> {
     App::builder()
@@ -54,3 +63,4 @@ pub fn app() -> Result<App, convex_rs::app::BackendError> {
         .functions_from(module_path!())
         .build()
 }
+// ANCHOR_END: app

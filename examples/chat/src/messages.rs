@@ -1,9 +1,12 @@
 //! `messages:*` functions.
 
+// ANCHOR: imports
 use convex_rs::prelude::*;
 
 use crate::{Message, User};
+// ANCHOR_END: imports
 
+// ANCHOR: send
 /// Sends a message. An empty or all-whitespace body is a `ConvexError` with
 /// data `{"code": "EMPTY_BODY"}`.
 #[mutation]
@@ -20,25 +23,33 @@ pub async fn send(
     }
     ctx.db().insert(&Message { body, user }).await
 }
+// ANCHOR_END: send
 
+// ANCHOR: list
 /// Every message, oldest first.
 #[query]
 pub async fn list(ctx: &QueryCtx) -> Result<Vec<Doc<Message>>, FunctionError> {
     Ok(ctx.db().query::<Message>().collect().await?)
 }
+// ANCHOR_END: list
 
+// ANCHOR: count
 /// How many messages there are.
 #[query]
 pub async fn count(ctx: &QueryCtx) -> Result<f64, FunctionError> {
     Ok(ctx.db().query::<Message>().collect().await?.len() as f64)
 }
+// ANCHOR_END: count
 
+// ANCHOR: get
 /// One message, or null.
 #[query]
 pub async fn get(ctx: &QueryCtx, id: Id<Message>) -> Result<Option<Doc<Message>>, FunctionError> {
     ctx.db().get(id).await
 }
+// ANCHOR_END: get
 
+// ANCHOR: edit
 /// Replaces a message's body.
 #[mutation]
 pub async fn edit(ctx: &MutationCtx, id: Id<Message>, body: String) -> Result<(), FunctionError> {
@@ -47,13 +58,17 @@ pub async fn edit(ctx: &MutationCtx, id: Id<Message>, body: String) -> Result<()
     }
     ctx.db().patch(id, Patch::new().set("body", body)).await
 }
+// ANCHOR_END: edit
 
+// ANCHOR: remove
 /// Deletes a message.
 #[mutation]
 pub async fn remove(ctx: &MutationCtx, id: Id<Message>) -> Result<(), FunctionError> {
     ctx.db().delete(id).await
 }
+// ANCHOR_END: remove
 
+// ANCHOR: page
 /// A page of messages, newest first.
 #[query]
 pub async fn page(
@@ -67,7 +82,9 @@ pub async fn page(
         .paginate(&pagination_opts)
         .await?)
 }
+// ANCHOR_END: page
 
+// ANCHOR: shout
 /// Reads a message, stores its body upper-cased, and returns the new body.
 #[action]
 pub async fn shout(ctx: &ActionCtx, id: Id<Message>) -> Result<String, FunctionError> {
@@ -82,7 +99,9 @@ pub async fn shout(ctx: &ActionCtx, id: Id<Message>) -> Result<String, FunctionE
     .await?;
     Ok(loud)
 }
+// ANCHOR_END: shout
 
+// ANCHOR: wipe
 /// Deletes every message (internal: not callable by clients).
 #[internal_mutation]
 pub async fn wipe(ctx: &MutationCtx) -> Result<(), FunctionError> {
@@ -91,3 +110,4 @@ pub async fn wipe(ctx: &MutationCtx) -> Result<(), FunctionError> {
     }
     Ok(())
 }
+// ANCHOR_END: wipe

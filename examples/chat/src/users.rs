@@ -5,6 +5,7 @@ use convex_rs::query::IndexRange;
 
 use crate::User;
 
+// ANCHOR: create
 /// Creates a user and returns its id.
 #[mutation]
 pub async fn create(
@@ -19,7 +20,9 @@ pub async fn create(
         })
         .await
 }
+// ANCHOR_END: create
 
+// ANCHOR: by_token
 /// The user with this token identifier, or null.
 #[query]
 pub async fn by_token(
@@ -36,3 +39,4 @@ pub async fn by_token(
         .first()
         .await?)
 }
+// ANCHOR_END: by_token

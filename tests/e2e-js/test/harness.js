@@ -253,6 +253,26 @@ export function withTimeout(promise, ms, label = "operation") {
   });
 }
 
+/**
+ * Resolve with `client.connectionState()` once it satisfies `pred` (now or
+ * after a change); fails after `ms` milliseconds.
+ */
+export function connectionWhere(client, pred, ms, label) {
+  return withTimeout(
+    new Promise((resolve) => {
+      if (pred(client.connectionState())) return resolve(client.connectionState());
+      const unsubscribe = client.subscribeToConnectionState((state) => {
+        if (pred(state)) {
+          unsubscribe();
+          resolve(state);
+        }
+      });
+    }),
+    ms,
+    label,
+  );
+}
+
 /** Sleep. */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -9,6 +9,7 @@ import { anyApi } from "convex/server";
 import {
   assertNoUncaughtErrors,
   closeTracked,
+  connectionWhere,
   freePort,
   installCrashGuard,
   removeDir,
@@ -38,23 +39,6 @@ after(async () => {
   await server?.stop();
   removeDir(dataDir);
 }, { timeout: 60_000 });
-
-/** Resolve when `client.connectionState()` satisfies `pred`. */
-function connectionWhere(client, pred, ms, label) {
-  return withTimeout(
-    new Promise((resolve) => {
-      if (pred(client.connectionState())) return resolve(client.connectionState());
-      const unsubscribe = client.subscribeToConnectionState((state) => {
-        if (pred(state)) {
-          unsubscribe();
-          resolve(state);
-        }
-      });
-    }),
-    ms,
-    label,
-  );
-}
 
 test("the subscription survives a server restart", { timeout: 120_000 }, async () => {
   const a = track(new ConvexClient(server.url, { logger: false }));

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
+// ANCHOR: imports
 import {
   insertAtTop,
   useConvexConnectionState,
@@ -9,6 +10,7 @@ import {
 import { ConvexError } from "convex/values";
 import { api } from "../convex/_generated/api";
 import type { Doc, Id } from "../convex/_generated/dataModel";
+// ANCHOR_END: imports
 import { DEFAULT_NAME, useIdentity, type Identity } from "./identity";
 
 type Message = Doc<"messages">;
@@ -41,6 +43,7 @@ function authorLabel(message: Message, identity: Identity): string {
   return `User ${String(message.user).slice(-4)}`;
 }
 
+// ANCHOR: error-text
 function errorText(err: unknown): string {
   if (err instanceof ConvexError) {
     const data = err.data as { code?: string } | string;
@@ -53,6 +56,7 @@ function errorText(err: unknown): string {
   }
   return `Couldn't send: ${err instanceof Error ? err.message : String(err)}`;
 }
+// ANCHOR_END: error-text
 
 export function App() {
   const identity = useIdentity();
@@ -127,6 +131,7 @@ function Header({ identity }: { identity: Identity }) {
 }
 
 function Chat({ identity }: { identity: Identity }) {
+  // ANCHOR: send
   const messages = useQuery(api.messages.list);
   const send = useMutation(api.messages.send).withOptimisticUpdate(
     (store, { body, user }) => {
@@ -149,6 +154,7 @@ function Chat({ identity }: { identity: Identity }) {
       });
     },
   );
+  // ANCHOR_END: send
 
   const [draft, setDraft] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -160,6 +166,7 @@ function Chat({ identity }: { identity: Identity }) {
     if (el) el.scrollTop = el.scrollHeight;
   }, [messages?.length]);
 
+  // ANCHOR: on-submit
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
     const body = draft.trim();
@@ -174,6 +181,7 @@ function Chat({ identity }: { identity: Identity }) {
       if (body !== "") setDraft((d) => (d === "" ? body : d));
     }
   }
+  // ANCHOR_END: on-submit
 
   return (
     <section className="card chat" aria-label="Messages">
@@ -239,6 +247,7 @@ function Chat({ identity }: { identity: Identity }) {
   );
 }
 
+// ANCHOR: history
 function History() {
   const { results, status, loadMore } = usePaginatedQuery(
     api.messages.page,
@@ -284,3 +293,4 @@ function History() {
     </aside>
   );
 }
+// ANCHOR_END: history

@@ -4,6 +4,7 @@ import { ConvexProvider, ConvexReactClient } from "convex/react";
 import { App } from "./App";
 import "./styles.css";
 
+// ANCHOR: client
 // The chat binary serves this page, the websocket and the HTTP API on one
 // origin, so the deployment URL is the page's own origin. `vite dev` runs on
 // another port: point it at the server with VITE_CONVEX_URL.
@@ -17,3 +18,4 @@ createRoot(document.getElementById("root")!).render(
     </ConvexProvider>
   </StrictMode>,
 );
+// ANCHOR_END: client
