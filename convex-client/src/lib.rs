@@ -67,7 +67,12 @@ mod worker;
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// The longest backoff or timeout the builder keeps (a year): longer ones,
+/// such as `Duration::MAX` for "never", would overflow deadline arithmetic.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 use convex_rs::value::{Value, from_value, to_value};
 use futures::StreamExt;
@@ -126,8 +131,8 @@ impl ClientBuilder {
     /// (defaults: 100 ms and 15 s). Each delay is jittered down by up to
     /// half. `initial` is at least 1 ms.
     pub fn reconnect_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial_backoff = initial.max(Duration::from_millis(1));
-        self.max_backoff = max;
+        self.initial_backoff = initial.clamp(Duration::from_millis(1), MAX_DURATION);
+        self.max_backoff = max.min(MAX_DURATION);
         self
     }
 
@@ -136,7 +141,7 @@ impl ClientBuilder {
     /// `Ping` after 15 s of silence). It also bounds the WebSocket
     /// handshake and each write. At least 1 ms.
     pub fn server_inactivity_timeout(mut self, timeout: Duration) -> Self {
-        self.inactivity_timeout = timeout.max(Duration::from_millis(1));
+        self.inactivity_timeout = timeout.clamp(Duration::from_millis(1), MAX_DURATION);
         self
     }
 
@@ -195,6 +200,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 commands: commands_tx,
                 unsubscribe: unsubscribe_tx,
+                next_subscriber_id: AtomicU64::new(0),
                 status: status_rx,
             }),
         })
@@ -214,6 +220,9 @@ pub struct ConvexClient {
 struct Inner {
     commands: mpsc::Sender<Command>,
     unsubscribe: mpsc::UnboundedSender<u64>,
+    /// Subscriber ids are chosen here, so that a `Subscription` (whose drop
+    /// unsubscribes) exists before the background task registers it.
+    next_subscriber_id: AtomicU64,
     status: watch::Receiver<ConnectionState>,
 }
 
@@ -282,20 +291,25 @@ impl ConvexClient {
         args: Json,
     ) -> Result<Subscription<T>, ClientError> {
         let slot = Arc::new(Slot::default());
+        let subscriber_id = self
+            .inner
+            .next_subscriber_id
+            .fetch_add(1, Ordering::Relaxed);
+        // Created first: if this future is dropped at any later point, the
+        // subscription's drop unsubscribes.
+        let subscription =
+            Subscription::new(slot.clone(), subscriber_id, self.inner.unsubscribe.clone());
         let (reply, response) = oneshot::channel();
         self.send(Command::Subscribe {
+            subscriber_id,
             path: path.to_owned(),
             args,
-            slot: slot.clone(),
+            slot,
             reply,
         })
         .await?;
-        let subscriber_id = response.await.map_err(|_| ClientError::Closed)??;
-        Ok(Subscription::new(
-            slot,
-            subscriber_id,
-            self.inner.unsubscribe.clone(),
-        ))
+        response.await.map_err(|_| ClientError::Closed)??;
+        Ok(subscription)
     }
 
     /// Runs the query `path` once: subscribes, waits for the first result

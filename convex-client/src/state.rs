@@ -120,7 +120,6 @@ pub(crate) struct SyncState {
     next_query_id: u32,
     queries: BTreeMap<u32, Query>,
     query_ids: HashMap<(String, String), u32>,
-    next_subscriber_id: u64,
     subscribers: HashMap<u64, u32>,
     /// `newVersion` of the last ModifyQuerySet sent on this socket.
     query_set_version: u32,
@@ -171,19 +170,19 @@ impl SyncState {
         }
     }
 
-    /// Adds a subscriber for `path(args)`; returns its id and the message
-    /// to send, if any (none when offline or when the query is already
-    /// subscribed, in which case its latest result is delivered at once).
+    /// Adds the subscriber `subscriber_id` (unique, chosen by the client
+    /// handle) for `path(args)`; returns the message to send, if any (none
+    /// when offline or when the query is already subscribed, in which case
+    /// its latest result is delivered at once).
     pub(crate) fn subscribe(
         &mut self,
+        subscriber_id: u64,
         path: &str,
         args: Json,
         slot: Arc<Slot>,
-    ) -> (u64, Option<ClientMessage>) {
+    ) -> Option<ClientMessage> {
         let path = canonical_udf_path(path);
         let key = (path.clone(), args.to_string());
-        let subscriber_id = self.next_subscriber_id;
-        self.next_subscriber_id += 1;
 
         if let Some(query_id) = self.query_ids.get(&key).copied()
             && let Some(query) = self.queries.get_mut(&query_id)
@@ -193,7 +192,7 @@ impl SyncState {
             }
             query.subscribers.insert(subscriber_id, slot);
             self.subscribers.insert(subscriber_id, query_id);
-            return (subscriber_id, None);
+            return None;
         }
 
         let query_id = self.next_query_id;
@@ -218,8 +217,7 @@ impl SyncState {
                 subscribers: BTreeMap::from([(subscriber_id, slot)]),
             },
         );
-        let message = self.connected.then(|| self.modify(vec![add]));
-        (subscriber_id, message)
+        self.connected.then(|| self.modify(vec![add]))
     }
 
     /// Removes a subscriber; when it was the query's last one the query is
@@ -657,7 +655,8 @@ mod tests {
         assert_eq!(versions(&open[0]), (0, 1));
 
         let a = Arc::new(Slot::default());
-        let (sub_a, msg) = s.subscribe("messages.js:list", json!({"n": 1.0}), a.clone());
+        let (sub_a, sub_b, sub_c) = (1, 2, 3);
+        let msg = s.subscribe(sub_a, "messages.js:list", json!({"n": 1.0}), a.clone());
         let msg = msg.expect("online subscribe sends Add");
         assert_eq!(versions(&msg), (1, 2));
         let ClientMessage::ModifyQuerySet { modifications, .. } = msg else {
@@ -668,7 +667,7 @@ mod tests {
 
         // Same path and args: shares query 0, no message.
         let b = Arc::new(Slot::default());
-        let (sub_b, msg) = s.subscribe("messages:list", json!({"n": 1.0}), b.clone());
+        let msg = s.subscribe(sub_b, "messages:list", json!({"n": 1.0}), b.clone());
         assert!(msg.is_none());
         assert_eq!(s.stats().active_queries, 1);
 
@@ -685,7 +684,7 @@ mod tests {
 
         // A late subscriber gets the current result immediately.
         let c = Arc::new(Slot::default());
-        let (sub_c, _) = s.subscribe("messages:list", json!({"n": 1.0}), c.clone());
+        s.subscribe(sub_c, "messages:list", json!({"n": 1.0}), c.clone());
         assert!(matches!(take(&c), Some(Ok(_))));
 
         assert!(s.unsubscribe(sub_a).is_none());
@@ -703,7 +702,7 @@ mod tests {
         let mut s = SyncState::default();
         let slot = Arc::new(Slot::default());
         // Subscribed while offline: nothing to send yet.
-        let (_, msg) = s.subscribe("q:page", json!({}), slot.clone());
+        let msg = s.subscribe(1, "q:page", json!({}), slot.clone());
         assert!(msg.is_none());
         assert!(s.set_auth(Some("jwt".into())).is_none());
         let open = s.on_open();
@@ -928,7 +927,7 @@ mod tests {
         let mut s = SyncState::default();
         s.on_open();
         let slot = Arc::new(Slot::default());
-        s.subscribe("q:x", json!({}), slot.clone());
+        s.subscribe(1, "q:x", json!({}), slot.clone());
         s.receive(transition(
             version(0, 0, 0),
             version(2, 0, 1),

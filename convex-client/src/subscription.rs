@@ -69,6 +69,11 @@ impl Slot {
         self.waker.wake();
     }
 
+    /// Whether the stream has ended (or its subscription was dropped).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<QueryResult>> {
         // Register first so a push between the check and the return wakes us.
         self.waker.register(cx.waker());
@@ -143,6 +148,10 @@ impl<T: DeserializeOwned> Stream for Subscription<T> {
 
 impl<T> Drop for Subscription<T> {
     fn drop(&mut self) {
+        // Closing first tells the background task not to register the
+        // subscription if it has not done so yet (the unsubscribe below may
+        // overtake the subscribe command, which travels on another channel).
+        self.slot.close(None);
         // The unsubscribe channel is unbounded, but each subscription sends
         // on it at most once, so it never holds more messages than there are
         // subscriptions. An error means the client is gone: nothing to do.

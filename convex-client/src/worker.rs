@@ -46,10 +46,11 @@ pub(crate) struct Config {
 #[derive(Debug)]
 pub(crate) enum Command {
     Subscribe {
+        subscriber_id: u64,
         path: String,
         args: Json,
         slot: Arc<Slot>,
-        reply: oneshot::Sender<Result<u64, ClientError>>,
+        reply: oneshot::Sender<Result<(), ClientError>>,
     },
     Request {
         kind: RequestKind,
@@ -236,6 +237,7 @@ impl Worker {
         let fatal = self.fatal.clone().map(ClientError::Fatal);
         match command {
             Command::Subscribe {
+                subscriber_id,
                 path,
                 args,
                 slot,
@@ -245,13 +247,15 @@ impl Worker {
                     let _ = reply.send(Err(error));
                     return Vec::new();
                 }
-                let (subscriber_id, message) = self.state.subscribe(&path, args, slot);
-                let mut messages: Vec<_> = message.into_iter().collect();
-                if reply.send(Ok(subscriber_id)).is_err() {
-                    // The caller stopped waiting: nobody will drop the subscription.
-                    messages.extend(self.state.unsubscribe(subscriber_id));
+                // A closed slot means the `Subscription` was already dropped
+                // (the caller gave up waiting); its unsubscribe may have been
+                // handled before this command, so registering would leak.
+                if slot.is_closed() {
+                    return Vec::new();
                 }
-                messages
+                let message = self.state.subscribe(subscriber_id, &path, args, slot);
+                let _ = reply.send(Ok(()));
+                message.into_iter().collect()
             }
             Command::Request {
                 kind,

@@ -620,3 +620,24 @@ async fn connect_reports_an_unreachable_deployment() -> Result<()> {
     }
     Ok(())
 }
+
+/// A `subscribe` call abandoned after the background task registered the
+/// query (but before the caller saw the reply) still unsubscribes: the
+/// query must not stay subscribed on the server with nobody reading it.
+#[tokio::test]
+async fn an_abandoned_subscribe_call_unsubscribes() -> Result<()> {
+    let server = FakeServer::start().await?;
+    let (client, mut conn, _) = server.connect(fast(&server)).await?;
+
+    let mut call = Box::pin(client.subscribe_value("messages:list", Value::Null));
+    assert!(futures::poll!(call.as_mut()).is_pending());
+    // The background task has registered it: the Add reaches the server.
+    let (_, _, mods) = conn.expect_modify().await?;
+    let (query_id, path, _, _) = expect_add(&mods[0])?;
+    assert_eq!(path, "messages:list");
+    // The caller gives up (a timeout, a `select!`) without polling again.
+    drop(call);
+    let (_, _, mods) = conn.expect_modify().await?;
+    assert_eq!(mods, [QuerySetModification::Remove { query_id }]);
+    Ok(())
+}
