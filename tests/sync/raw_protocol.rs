@@ -269,3 +269,35 @@ async fn a_new_page_subscriber_does_not_share_a_grown_page() -> anyhow::Result<(
     server.shutdown().await;
     Ok(())
 }
+
+/// A session with more queued mutations than its completion channel holds
+/// is shut down: its mutations keep committing and it ends promptly (it used
+/// to wait forever to report completions nobody would read, holding up
+/// server shutdown for the sessions' full 10 s grace period).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_with_many_queued_mutations_is_prompt() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = start_chat(dir.path()).await?;
+    let mut raw = Raw::connect_session(&server, "5e55104e-0000-4000-8000-000000000400").await?;
+    for request_id in 0..400u32 {
+        raw.send(
+            json!({"type":"Mutation","requestId":request_id,"udfPath":"users:create",
+            "args":[{"name":"q","tokenIdentifier":format!("queued|{request_id}")}]}),
+        )
+        .await?;
+    }
+    // The first answer: the session is working through its queue.
+    loop {
+        if raw.recv().await?["type"] == "MutationResponse" {
+            break;
+        }
+    }
+    let started = std::time::Instant::now();
+    server.shutdown().await;
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "shutdown took {took:?}"
+    );
+    Ok(())
+}

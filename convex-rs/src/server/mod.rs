@@ -78,11 +78,16 @@ impl SessionTracker {
 
     async fn wait_idle(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
-        while self.live.0.load(Ordering::SeqCst) > 0 {
-            if tokio::time::timeout_at(deadline, self.live.1.notified())
-                .await
-                .is_err()
-            {
+        loop {
+            // Registered before the check, so a session ending in between
+            // still wakes us (`notify_waiters` keeps no permit).
+            let ended = self.live.1.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.live.0.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
                 tracing::warn!(
                     sessions = self.live.0.load(Ordering::SeqCst),
                     "sessions still open at shutdown"

@@ -192,7 +192,7 @@ pub async fn run_session(
     out: mpsc::Sender<Outgoing>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let (mutations, mutation_jobs) = mpsc::channel(config.max_queued_mutations);
+    let (mutations, mutation_jobs) = mpsc::channel(config.max_queued_mutations.max(1));
     let (completions_tx, mut completions) = mpsc::channel(256);
     let worker = tokio::spawn(mutation_worker(
         runner.clone(),
@@ -244,6 +244,9 @@ pub async fn run_session(
     session.unsubscribe_all();
     // Let queued mutations finish (they commit even if nobody hears back).
     drop(session.mutations);
+    // Nobody reads completions any more: without this, a worker with more
+    // finished jobs than the channel holds would wait forever to report one.
+    drop(completions);
     let _ = worker.await;
     let close = match end {
         None => Some(Outgoing::Close(Some((1001, "ServerShutdown".into())))),
