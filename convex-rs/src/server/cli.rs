@@ -87,7 +87,7 @@ enum CliError {
     Dev(#[from] DevError),
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum)]
 enum DurabilityArg {
     Normal,
     Full,
@@ -175,7 +175,10 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
         "--data".into(),
         serve.data.into(),
         "--durability".into(),
-        format!("{:?}", serve.durability).to_lowercase().into(),
+        serve
+            .durability
+            .to_possible_value()
+            .map_or_else(|| "normal".into(), |value| value.get_name().into()),
     ];
     if let Some(dir) = serve.static_dir {
         serve_args.extend(["--static-dir".into(), dir.into()]);

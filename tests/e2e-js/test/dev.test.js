@@ -4,10 +4,11 @@
 // connected official clients reconnect, resubscribe and keep working. A build
 // that fails leaves the previous server running.
 //
-// A change is simulated by writing to an extra `--watch` directory (the real
-// sources stay untouched), so every rebuild is a no-op cargo build. `CARGO`
-// points at a wrapper that fails `cargo build` while a flag file exists, to
-// exercise the failed-build path without breaking the sources.
+// Changes are made by bumping the modification time of a chat source file
+// (its content is untouched), which makes cargo recompile, or by writing to an
+// extra `--watch` directory, which leaves the binary unchanged. `CARGO` points
+// at a wrapper that fails `cargo build` while a flag file exists, to exercise
+// the failed-build path without breaking the sources.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -37,6 +38,7 @@ installCrashGuard();
 const api = anyApi;
 const ROOT = path.resolve(PACKAGE_DIR, "..", "..");
 const CHAT_MANIFEST = path.join(ROOT, "examples", "chat", "Cargo.toml");
+const CHAT_SOURCE = path.join(ROOT, "examples", "chat", "src", "users.rs");
 const CHECKED_IN_GENERATED = path.join(ROOT, "examples", "chat", "web", "convex", "_generated");
 // The first build may compile the chat crate.
 const BUILD_TIMEOUT_MS = 300_000;
@@ -135,11 +137,24 @@ function startDev({ dataDir, codegenOut }) {
   };
 }
 
-/** Writes to the watched directory and waits for the dev loop's verdict. */
-async function change(dev, verdict, label) {
+/** What the dev loop says after handling a change. */
+const VERDICT = /^dev: (restarted in|build failed|the new build|the binary is unchanged)/;
+
+/**
+ * Makes a change and waits for the dev loop's verdict. `source` bumps the
+ * modification time of a chat source file (its content stays as it is), so
+ * cargo recompiles and the binary changes; otherwise a file in the extra
+ * `--watch` directory is written, which leaves the binary as it was.
+ */
+async function change(dev, label, { source = false } = {}) {
   const from = dev.lines.length;
-  fs.writeFileSync(path.join(watchDir, "touched.txt"), String(Date.now()));
-  return dev.waitForLine(verdict, from, BUILD_TIMEOUT_MS, label);
+  if (source) {
+    const now = new Date();
+    fs.utimesSync(CHAT_SOURCE, now, now);
+  } else {
+    fs.writeFileSync(path.join(watchDir, "touched.txt"), String(Date.now()));
+  }
+  return dev.waitForLine(VERDICT, from, BUILD_TIMEOUT_MS, label);
 }
 
 function portIsClosed(url) {
@@ -181,8 +196,13 @@ test("dev: serve, regenerate types, restart on change, keep serving on a failed 
     await lists.waitFor((l) => l.some((m) => m._id === firstId));
     const before = a.connectionState().connectionCount;
 
-    // A change: rebuild, restart on the same address.
-    const restarted = await change(dev, /^dev: (restarted in|build failed|the new build)/, "restart after a change");
+    // A change that leaves the binary as it was: no restart.
+    const unchanged = await change(dev, "a change with nothing to recompile");
+    assert.equal(unchanged, "dev: the binary is unchanged; the server keeps running");
+    assert.equal(a.connectionState().connectionCount, before, "no reconnect without a new binary");
+
+    // A source change: rebuild, restart on the same address.
+    const restarted = await change(dev, "restart after a source change", { source: true });
     assert.match(restarted, /^dev: restarted in \d+ ms/);
     const back = await connectionWhere(
       a,
@@ -203,7 +223,7 @@ test("dev: serve, regenerate types, restart on change, keep serving on a failed 
 
     // A failed build: the old server keeps serving, nobody is disconnected.
     fs.writeFileSync(failFlag, "");
-    const failed = await change(dev, /^dev: (restarted in|build failed|the new build)/, "failed build");
+    const failed = await change(dev, "failed build");
     assert.equal(failed, "dev: build failed; still serving the previous build");
     const count = await b.query(api.messages.count, {});
     assert.equal(count, 3);
@@ -211,7 +231,7 @@ test("dev: serve, regenerate types, restart on change, keep serving on a failed 
 
     // Fixed: the next change restarts again.
     fs.rmSync(failFlag);
-    const again = await change(dev, /^dev: (restarted in|build failed|the new build)/, "restart after the fix");
+    const again = await change(dev, "restart after the fix", { source: true });
     assert.match(again, /^dev: restarted in/);
     await connectionWhere(
       a,

@@ -13,6 +13,15 @@ use tokio::process::Command;
 use super::DevError;
 use super::watch::WatchSet;
 
+/// A successful build's binary.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Built {
+    /// The executable's path.
+    pub(crate) executable: PathBuf,
+    /// Whether cargo found it up to date (nothing was recompiled).
+    pub(crate) fresh: bool,
+}
+
 /// The package whose binary the dev loop builds and runs.
 #[derive(Clone, Debug)]
 pub(crate) struct CargoTarget {
@@ -44,8 +53,8 @@ impl CargoTarget {
     }
 
     /// Builds the binary. Compiler messages go to the terminal as cargo renders
-    /// them. Returns the executable's path, or `None` when the build failed.
-    pub(crate) async fn build(&self) -> Result<Option<PathBuf>, DevError> {
+    /// them. Returns the binary, or `None` when the build failed.
+    pub(crate) async fn build(&self) -> Result<Option<Built>, DevError> {
         let mut command = self.command("build");
         command
             .args(["-p", &self.package, "--bin", &self.bin])
@@ -64,8 +73,8 @@ impl CargoTarget {
         if let Some(stdout) = child.stdout.take() {
             let mut lines = BufReader::new(stdout).lines();
             while let Some(line) = lines.next_line().await.map_err(DevError::Io)? {
-                if let Some(path) = executable_of(&line, &self.bin) {
-                    executable = Some(path);
+                if let Some(built) = built_binary(&line, &self.bin) {
+                    executable = Some(built);
                 }
             }
         }
@@ -107,13 +116,15 @@ impl CargoTarget {
     }
 }
 
-/// The executable path in a `compiler-artifact` message for the binary `bin`.
-fn executable_of(line: &str, bin: &str) -> Option<PathBuf> {
+/// The binary `bin` from a `compiler-artifact` message, if it is one.
+fn built_binary(line: &str, bin: &str) -> Option<Built> {
     #[derive(Deserialize)]
     struct Artifact {
         reason: String,
         target: Option<ArtifactTarget>,
         executable: Option<PathBuf>,
+        #[serde(default)]
+        fresh: bool,
     }
     #[derive(Deserialize)]
     struct ArtifactTarget {
@@ -127,6 +138,10 @@ fn executable_of(line: &str, bin: &str) -> Option<PathBuf> {
         && target.kind.iter().any(|kind| kind == "bin"))
     .then_some(artifact.executable)
     .flatten()
+    .map(|executable| Built {
+        executable,
+        fresh: artifact.fresh,
+    })
 }
 
 /// The parts of `cargo metadata --no-deps` the dev loop reads.
@@ -227,17 +242,22 @@ mod tests {
 
     #[test]
     fn finds_the_executable_of_the_named_binary() {
-        let line = r#"{"reason":"compiler-artifact","target":{"name":"chat","kind":["bin"]},"executable":"/t/debug/chat"}"#;
+        let line = r#"{"reason":"compiler-artifact","target":{"name":"chat","kind":["bin"]},"executable":"/t/debug/chat","fresh":false}"#;
         assert_eq!(
-            executable_of(line, "chat"),
-            Some(PathBuf::from("/t/debug/chat"))
+            built_binary(line, "chat"),
+            Some(Built {
+                executable: PathBuf::from("/t/debug/chat"),
+                fresh: false
+            })
         );
-        assert_eq!(executable_of(line, "bank"), None);
+        let fresh = line.replace(r#""fresh":false"#, r#""fresh":true"#);
+        assert_eq!(built_binary(&fresh, "chat").map(|b| b.fresh), Some(true));
+        assert_eq!(built_binary(line, "bank"), None);
         let lib = r#"{"reason":"compiler-artifact","target":{"name":"chat","kind":["lib"]},"executable":null}"#;
-        assert_eq!(executable_of(lib, "chat"), None);
-        assert_eq!(executable_of("not json", "chat"), None);
+        assert_eq!(built_binary(lib, "chat"), None);
+        assert_eq!(built_binary("not json", "chat"), None);
         let done = r#"{"reason":"build-finished","success":true}"#;
-        assert_eq!(executable_of(done, "chat"), None);
+        assert_eq!(built_binary(done, "chat"), None);
     }
 
     #[test]

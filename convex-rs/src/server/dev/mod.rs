@@ -59,6 +59,8 @@ pub(crate) enum DevError {
         path: PathBuf,
         source: notify::Error,
     },
+    #[error("cannot start watching files: {0}")]
+    Watcher(notify::Error),
     #[error("the server exited before it was ready ({0}); its errors are above")]
     ServerExited(ExitStatus),
     #[error("dev loop: {0}")]
@@ -160,7 +162,7 @@ impl DevLoop {
         let started = Instant::now();
         let serving = self.server.is_some();
         say(format_args!("building {}", self.options.target.package));
-        let Some(executable) = self.options.target.build().await? else {
+        let Some(built) = self.options.target.build().await? else {
             say(if serving {
                 "build failed; still serving the previous build"
             } else {
@@ -168,6 +170,11 @@ impl DevLoop {
             });
             return Ok(());
         };
+        if built.fresh && self.server.is_some() {
+            say("the binary is unchanged; the server keeps running");
+            return Ok(());
+        }
+        let executable = built.executable;
         let built = started.elapsed();
         if !self.codegen(&executable).await? {
             say(if serving {

@@ -89,6 +89,10 @@ impl Watcher {
     /// script, say) are skipped.
     pub(crate) fn start(set: WatchSet) -> Result<Self, DevError> {
         let (sender, changes) = mpsc::unbounded_channel();
+        // Filtered here, on notify's thread: events in the watched files'
+        // directories that concern other files are neither queued nor allowed
+        // to extend the quiet period.
+        let relevant = set.clone();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 let Ok(event) = event else { return };
@@ -96,13 +100,12 @@ impl Watcher {
                     return;
                 }
                 for path in event.paths {
-                    let _ = sender.send(path);
+                    if relevant.is_relevant(&path) {
+                        let _ = sender.send(path);
+                    }
                 }
             })
-            .map_err(|source| DevError::Watch {
-                path: PathBuf::new(),
-                source,
-            })?;
+            .map_err(DevError::Watcher)?;
         let mut parents = BTreeSet::new();
         for file in &set.files {
             if let Some(parent) = file.parent()
@@ -143,12 +146,7 @@ impl Watcher {
     /// (an editor's save or a `git checkout` is a burst of events). Returns the
     /// first changed path.
     pub(crate) async fn next_change(&mut self, quiet: Duration) -> Option<PathBuf> {
-        let first = loop {
-            let path = self.changes.recv().await?;
-            if self.set.is_relevant(&path) {
-                break path;
-            }
-        };
+        let first = self.changes.recv().await?;
         while let Ok(Some(_)) = tokio::time::timeout(quiet, self.changes.recv()).await {}
         Some(first)
     }
