@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use convex_rs::app::BackendConfig;
-use convex_rs::function::{FailureKind, RunnerConfig};
+use convex_rs::function::{FailureKind, FunctionFailure, RunnerConfig};
 use convex_rs::prelude::*;
 use convex_rs::query::{IndexRange, Query};
 use convex_rs::store::{CommitError, Store};
@@ -187,50 +187,10 @@ async fn take_records_only_what_it_examined() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn conflicting_mutations_are_retried_automatically() -> anyhow::Result<()> {
-    let (t, _store) = seeded_bank(2.0).await?;
-    let tasks: Vec<_> = (0..40)
-        .map(|_| {
-            let t = t.clone();
-            tokio::spawn(async move {
-                t.mutation_path::<bool>(
-                    "bank:transfer",
-                    json!({ "from": 0.0, "to": 1.0, "amount": 1.0 }),
-                )
-                .await
-            })
-        })
-        .collect();
-    for task in tasks {
-        assert!(task.await??, "every transfer had funds");
-    }
-    assert_eq!(
-        t.query_path::<f64>("bank:balance", json!({ "owner": 0.0 }))
-            .await?,
-        60.0
-    );
-    assert_eq!(
-        t.query_path::<f64>("bank:balance", json!({ "owner": 1.0 }))
-            .await?,
-        140.0
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn conflicts_surface_after_the_last_attempt_naming_the_table() -> anyhow::Result<()> {
-    let config = BackendConfig {
-        runner: RunnerConfig {
-            max_mutation_attempts: 1,
-            ..RunnerConfig::default()
-        },
-        ..BackendConfig::temporary()
-    };
-    let t = TestBackend::with_config(bank::app()?, config).await?;
-    t.mutation_path::<Json>("bank:seed", json!({ "accounts": 2.0, "balance": 1000.0 }))
-        .await?;
-    let tasks: Vec<_> = (0..32)
+/// Runs `n` concurrent transfers of 1 from account 0 to account 1; returns
+/// how many committed and the failures.
+async fn race_transfers(t: &TestBackend, n: usize) -> anyhow::Result<(f64, Vec<FunctionFailure>)> {
+    let tasks: Vec<_> = (0..n)
         .map(|_| {
             let t = t.clone();
             tokio::spawn(async move {
@@ -247,10 +207,52 @@ async fn conflicts_surface_after_the_last_attempt_naming_the_table() -> anyhow::
     for task in tasks {
         match task.await? {
             Ok(true) => committed += 1.0,
-            Ok(false) => panic!("funds were sufficient"),
+            Ok(false) => anyhow::bail!("a transfer found insufficient funds"),
             Err(e) => failures.push(e),
         }
     }
+    Ok((committed, failures))
+}
+
+/// The same load as below, with the default retries: every transfer commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_mutations_are_retried_automatically() -> anyhow::Result<()> {
+    let (t, _store) = seeded_bank(2.0).await?;
+    let (committed, failures) = race_transfers(&t, 40).await?;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(committed, 40.0);
+    assert_eq!(
+        t.query_path::<f64>("bank:balance", json!({ "owner": 0.0 }))
+            .await?,
+        60.0
+    );
+    assert_eq!(
+        t.query_path::<f64>("bank:balance", json!({ "owner": 1.0 }))
+            .await?,
+        140.0
+    );
+    Ok(())
+}
+
+/// With a single attempt, the load conflicts (which is what gives the test
+/// above its meaning) and each failure names the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_surface_after_the_last_attempt_naming_the_table() -> anyhow::Result<()> {
+    let config = BackendConfig {
+        runner: RunnerConfig {
+            max_mutation_attempts: 1,
+            ..RunnerConfig::default()
+        },
+        ..BackendConfig::temporary()
+    };
+    let t = TestBackend::with_config(bank::app()?, config).await?;
+    t.mutation_path::<Json>("bank:seed", json!({ "accounts": 2.0, "balance": 1000.0 }))
+        .await?;
+    let (committed, failures) = race_transfers(&t, 40).await?;
+    assert!(
+        !failures.is_empty(),
+        "40 concurrent transfers produced no conflict"
+    );
     for e in &failures {
         assert_eq!(e.kind, FailureKind::Conflict);
         assert!(e.message.contains("table \"accounts\""), "{e}");

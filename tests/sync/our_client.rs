@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use convex_client::ConvexClient;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::{Value as Json, json};
 
 use crate::common::{self, start_chat, start_chat_at};
@@ -44,11 +44,16 @@ async fn subscribe_mutate_action_and_errors() -> anyhow::Result<()> {
     assert_eq!(next(&mut count).await, 1.0);
     assert_eq!(next(&mut list).await[0]["_id"], json!(id));
 
-    // Our own mutation resolves only once our subscriptions reflect it.
+    // Our own mutation resolves only once our subscriptions reflect it: the
+    // new count is already waiting, without another poll of the socket.
     let _: String = client
         .mutation("messages:send", json!({"body": "mine", "user": user}))
         .await?;
-    assert_eq!(next(&mut count).await, 2.0);
+    let ready = count.next().now_or_never();
+    assert!(
+        matches!(ready, Some(Some(Ok(n))) if n == 2.0),
+        "the count was not updated when the mutation resolved: {ready:?}"
+    );
 
     let loud: String = client.action("messages:shout", json!({"id": id})).await?;
     assert_eq!(loud, "HI");

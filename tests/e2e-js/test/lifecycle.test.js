@@ -62,7 +62,6 @@ function assertCleanExit(result) {
   );
   assert.equal(result.code, 0, `child exit code${where}`);
   const report = JSON.parse(result.stdout.trim().split("\n").at(-1));
-  assert.equal(report.ok, true);
   return report;
 }
 
@@ -83,5 +82,5 @@ test("ConvexClient + ConvexHttpClient + ConvexReactClient all close cleanly", { 
 
 test("the server stops on SIGTERM", { timeout: 30_000 }, async () => {
   const status = await server.stop();
-  assert.equal(status.signal === "SIGKILL", false, "needed SIGKILL after 10 s");
+  assert.deepEqual(status, { code: 0, signal: null }, "a clean exit on SIGTERM");
 });

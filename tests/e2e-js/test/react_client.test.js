@@ -75,16 +75,13 @@ test("watchQuery sees the optimistic value first, then the server value", { time
       assert.equal(start, initial + round);
       const seenFrom = values.count;
 
-      let resolved = false;
       const pending = client.mutation(
         api.messages.send,
         { body: `optimistic ${round}`, user: userId },
         { optimisticUpdate: bumpCount },
       );
-      pending.then(() => (resolved = true), () => (resolved = true));
       // Applied locally and synchronously, before any server answer.
       assert.equal(w.localQueryResult(), start + OPTIMISTIC_BUMP);
-      assert.equal(resolved, false);
 
       const id = await withTimeout(pending, 10_000, "mutation");
       assert.equal(typeof id, "string");
