@@ -40,11 +40,9 @@ use thiserror::Error;
 
 use crate::app::App;
 use crate::function::{FunctionKind, RegisteredFunction, Visibility};
-use crate::schema::{BY_CREATION_TIME, BY_ID, Validator};
+use crate::schema::{BY_CREATION_TIME, BY_ID, Validator, validator_from_json_schema};
 use pretty::Doc;
-use typescript::{
-    Imports, TypePrinter, is_system_table, property_name, string_literal, validator_from_schema,
-};
+use typescript::{Imports, TypePrinter, is_system_table, property_name, string_literal};
 
 /// The name of the generated JavaScript module.
 pub const API_JS: &str = "api.js";
@@ -300,11 +298,11 @@ fn function_reference(function: &RegisteredFunction, printer: &mut TypePrinter<'
     };
     // Arguments must be an object literal type (`DefaultFunctionArgs`); the
     // macros always generate a struct, anything else is left untyped.
-    let args = match validator_from_schema(&(function.entry.args_schema)()) {
-        Validator::Object(object) => printer.object_literal(&object),
+    let args = match &function.args {
+        Validator::Object(object) => printer.object_literal(object),
         _ => Doc::text("any"),
     };
-    let returns = validator_from_schema(&(function.entry.returns_schema)());
+    let returns = validator_from_json_schema((function.entry.returns_schema)().as_value());
     Doc::args(
         "FunctionReference",
         vec![

@@ -26,12 +26,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value as Json;
-
 use super::pretty::Doc;
-use crate::schema::{
-    FieldValidator, ObjectValidator, Schema, Validator, validator_from_json_schema,
-};
+use crate::schema::{FieldValidator, ObjectValidator, Schema, Validator};
 use crate::value::Value;
 
 /// The fields of Convex's `PaginationOptions`, and whether each is required.
@@ -287,36 +283,6 @@ fn same_shape(a: &Validator, b: &Validator) -> bool {
     }
 }
 
-/// The validator of a Rust type's JSON schema, as the printer sees it.
-///
-/// Like [`validator_from_json_schema`], except that a closed object schema
-/// without properties (`{"type": "object", "additionalProperties": false}`,
-/// what `schemars` emits for an empty struct with `deny_unknown_fields`, such
-/// as the arguments of a function without arguments) is an empty object
-/// rather than a record, so it prints as `Record<string, never>`.
-pub(crate) fn validator_from_schema(schema: &schemars::Schema) -> Validator {
-    let mut json = schema.as_value().clone();
-    close_empty_objects(&mut json);
-    validator_from_json_schema(&json)
-}
-
-fn close_empty_objects(json: &mut Json) {
-    match json {
-        Json::Object(map) => {
-            let closed_without_properties = map.get("type").and_then(Json::as_str)
-                == Some("object")
-                && !map.contains_key("properties")
-                && map.get("additionalProperties") == Some(&Json::Bool(false));
-            if closed_without_properties {
-                map.insert("properties".into(), Json::Object(serde_json::Map::new()));
-            }
-            map.values_mut().for_each(close_empty_objects);
-        }
-        Json::Array(items) => items.iter_mut().for_each(close_empty_objects),
-        _ => {}
-    }
-}
-
 /// Whether a table is a backend system table (not part of the app's API).
 pub(crate) fn is_system_table(name: &str) -> bool {
     name.starts_with('_')
@@ -480,6 +446,7 @@ fn literal(value: &Value) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
+    use crate::schema::validator_from_json_schema;
     use schemars::JsonSchema;
     use serde::{Deserialize, Serialize};
 
@@ -554,7 +521,9 @@ mod tests {
         let schema = schema();
         let mut printer = TypePrinter::new(&schema);
         let json = crate::__private::schema_for::<T>();
-        printer.ty(&validator_from_schema(&json)).render(0)
+        printer
+            .ty(&validator_from_json_schema(json.as_value()))
+            .render(0)
     }
 
     #[test]
@@ -712,7 +681,7 @@ mod tests {
         let schema = schema();
         let printer = TypePrinter::new(&schema);
         let json = crate::__private::schema_for::<Outer>();
-        let validator = validator_from_schema(&json);
+        let validator = validator_from_json_schema(json.as_value());
         let paths: Vec<String> = printer
             .field_paths(Some(&validator))
             .map(|p| p.into_iter().collect())
@@ -755,7 +724,7 @@ mod tests {
         let schema = schema();
         let mut printer = TypePrinter::new(&schema);
         let json = crate::__private::schema_for::<PaginationOptions>();
-        let Validator::Object(object) = validator_from_schema(&json) else {
+        let Validator::Object(object) = validator_from_json_schema(json.as_value()) else {
             panic!("an object")
         };
         let printed = printer.object_literal(&object).render(0);

@@ -131,6 +131,10 @@ impl Converter<'_> {
                 Some(values) if values.is_object() => {
                     Validator::Record(Box::new(self.convert(values, depth + 1)))
                 }
+                // A closed object without properties: what schemars emits for
+                // an empty struct with `deny_unknown_fields`, such as the
+                // arguments of a function that takes none.
+                Some(Json::Bool(false)) => Validator::Object(ObjectValidator::new()),
                 _ => Validator::Record(Box::new(Validator::Any)),
             },
         }
@@ -238,6 +242,24 @@ mod tests {
         );
         assert!(matches!(field("inner").validator, Validator::Object(_)));
         assert!(!field("body").optional);
+    }
+
+    #[test]
+    fn closed_objects_without_properties_are_empty_objects() {
+        // The arguments of a function without arguments.
+        #[derive(serde::Deserialize, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        struct NoArgs {}
+        let schema = crate::__private::schema_for::<NoArgs>();
+        assert_eq!(
+            validator_from_json_schema(schema.as_value()),
+            Validator::Object(ObjectValidator::new())
+        );
+        // An open one is still a record of anything.
+        assert_eq!(
+            validator_from_json_schema(&serde_json::json!({"type": "object"})),
+            Validator::Record(Box::new(Validator::Any))
+        );
     }
 
     #[test]
