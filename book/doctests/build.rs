@@ -229,7 +229,10 @@ impl Chapter<'_> {
                     None => other += 1,
                 }
             }
-            let is_rust = words.first() == Some(&"rust");
+            // rustdoc compiles a block as Rust when its info string says
+            // `rust` or consists only of rustdoc attributes (```ignore).
+            let is_rust = words.first() == Some(&"rust")
+                || (!words.is_empty() && words.iter().all(|w| is_rustdoc_attribute(w)));
             if words.is_empty() {
                 problems.push(format!(
                     "{at}: a code block without a language; rustdoc would compile it as Rust \
@@ -345,4 +348,14 @@ fn find_anchor(content: &str, marker: &str, name: &str) -> Option<usize> {
             word == name
         })
     })
+}
+
+/// Whether rustdoc reads `word` in a code block's info string as one of its
+/// own attributes rather than a language.
+fn is_rustdoc_attribute(word: &str) -> bool {
+    matches!(
+        word,
+        "ignore" | "no_run" | "should_panic" | "compile_fail" | "test_harness" | "standalone_crate"
+    ) || word.starts_with("ignore-")
+        || word.starts_with("edition")
 }
