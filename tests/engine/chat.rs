@@ -62,7 +62,14 @@ async fn send_list_count_get_edit_remove() -> anyhow::Result<()> {
         .mutation_path::<Json>("messages:remove", json!({ "id": b }))
         .await
         .unwrap_err();
-    assert!(err.message.contains("does not exist"), "{err}");
+    let missing = format!("document {b} does not exist");
+    assert!(err.message.contains(&missing), "{err}");
+    // Editing (a patch) names the missing document the same way.
+    let err = t
+        .mutation_path::<Json>("messages:edit", json!({ "id": b, "body": "again" }))
+        .await
+        .unwrap_err();
+    assert!(err.message.contains(&missing), "{err}");
     Ok(())
 }
 

@@ -334,12 +334,9 @@ impl DatabaseWriter<'_> {
         let meta = self.table_of(id)?;
         let fields = object_fields(document, "a document")?;
         validate(meta, self.tx.store().catalog(), &fields)?;
-        match self.tx.replace(id, fields).await {
-            Err(crate::store::StoreError::NotFound(_)) => Err(FunctionError::message(format!(
-                "cannot replace {id}: the document does not exist"
-            ))),
-            other => Ok(other?),
-        }
+        // A missing document is the store's `NotFound`, whose message names
+        // the id (the same for patch, replace and delete).
+        Ok(self.tx.replace(id, fields).await?)
     }
 
     /// Deletes the document.
@@ -350,12 +347,7 @@ impl DatabaseWriter<'_> {
     /// [`delete`](Self::delete) for an untyped id.
     pub async fn delete_document(&self, id: DocumentId) -> Result<(), FunctionError> {
         self.table_of(id)?;
-        match self.tx.delete(id).await {
-            Err(crate::store::StoreError::NotFound(_)) => Err(FunctionError::message(format!(
-                "cannot delete {id}: the document does not exist"
-            ))),
-            other => Ok(other?),
-        }
+        Ok(self.tx.delete(id).await?)
     }
 }
 
