@@ -301,3 +301,29 @@ async fn shutdown_with_many_queued_mutations_is_prompt() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A client that observed timestamps from earlier data (the database was
+/// wiped under an open page) connects to a fresh database and is served.
+#[tokio::test]
+async fn a_fresh_database_accepts_clients_that_saw_earlier_timestamps() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let earlier = convex_rs::store::wall_clock_nanos();
+    let server = start_chat(dir.path()).await?;
+    let mut raw = Raw::connect(&server).await?;
+    raw.send(
+        json!({"type":"Connect","sessionId":"f7e5f7e5-0000-4000-8000-000000000001",
+        "connectionCount":1,"lastCloseReason":"ServerShutdown","clientTs":0,
+        "maxObservedTimestamp": convex_rs::sync::protocol::Ts(earlier)}),
+    )
+    .await?;
+    raw.send(
+        json!({"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[
+        {"type":"Add","queryId":0,"udfPath":"messages:count","args":[{}]}]}),
+    )
+    .await?;
+    let t = raw.recv().await?;
+    assert_eq!(t["type"], "Transition", "{t}");
+    assert_eq!(t["modifications"][0]["value"], json!(0.0), "{t}");
+    server.shutdown().await;
+    Ok(())
+}

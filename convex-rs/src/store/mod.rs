@@ -90,6 +90,11 @@ impl Store {
     ) -> Result<Store, StoreError> {
         schema.check().map_err(StoreError::Schema)?;
         let (catalog, max_ts) = persistence.sync_catalog(schema).await?;
+        // The first snapshot is "now", not the last commit: every stored
+        // revision is at or below it and every new commit above it. Clients
+        // that saw timestamps from earlier data (a wiped or fresh database
+        // under an open page) can then reconnect.
+        let max_ts = max_ts.max(wall_clock_nanos());
         let catalog = Arc::new(catalog);
         let (durable_tx, durable_ts) = watch::channel(max_ts);
         let (published, _) = broadcast::channel(PUBLISH_CAPACITY);
