@@ -359,11 +359,11 @@ impl Hub {
         };
         let invalidation_nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let runner = &self.inner.runner;
-        let outcomes: Vec<(SubscriptionId, QueryOutcome)> = futures::stream::iter(to_run)
-            .map(|(id, path, args, identity, journal)| async move {
-                (
-                    id,
-                    runner
+        // Results are encoded and hashed here, outside the hub's lock.
+        let outcomes: Vec<(SubscriptionId, QueryOutcome, QueryResult)> =
+            futures::stream::iter(to_run)
+                .map(|(id, path, args, identity, journal)| async move {
+                    let outcome = runner
                         .run_query_with_journal(
                             &path,
                             args,
@@ -372,18 +372,19 @@ impl Hub {
                             Some(ts),
                             journal,
                         )
-                        .await,
-                )
-            })
-            .buffer_unordered(ROUND_CONCURRENCY)
-            .collect()
-            .await;
+                        .await;
+                    let result = QueryResult::from_outcome(&outcome);
+                    (id, outcome, result)
+                })
+                .buffer_unordered(ROUND_CONCURRENCY)
+                .collect()
+                .await;
         let executed = outcomes.len();
         let mut to_notify: Vec<Arc<Notify>> = Vec::new();
         let mut changed = 0;
         {
             let mut state = self.state();
-            for (id, outcome) in outcomes {
+            for (id, outcome, result) in outcomes {
                 let HubState {
                     subscriptions,
                     intervals,
@@ -412,7 +413,6 @@ impl Hub {
                     sub.key.journal = outcome.journal.clone();
                     by_key.entry(sub.key.clone()).or_insert(id);
                 }
-                let result = QueryResult::from_outcome(&outcome);
                 if sub
                     .result
                     .as_ref()
