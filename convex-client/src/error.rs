@@ -67,6 +67,10 @@ pub enum ClientError {
     /// or to nothing (`()`), which means "no arguments".
     #[error("invalid function arguments: {0}")]
     InvalidArgs(String),
+
+    /// The function path is malformed (checked before anything is sent).
+    #[error(transparent)]
+    InvalidPath(#[from] convex_rs::function::InvalidPath),
 }
 
 impl ClientError {

@@ -74,6 +74,7 @@ use std::time::Duration;
 /// such as `Duration::MAX` for "never", would overflow deadline arithmetic.
 const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
+use convex_rs::function::FunctionPath;
 use convex_rs::value::{Value, from_value, to_value};
 use futures::StreamExt;
 use rand::RngExt;
@@ -290,6 +291,7 @@ impl ConvexClient {
         path: &str,
         args: Json,
     ) -> Result<Subscription<T>, ClientError> {
+        let path = canonical_path(path)?;
         let slot = Arc::new(Slot::default());
         let subscriber_id = self
             .inner
@@ -302,7 +304,7 @@ impl ConvexClient {
         let (reply, response) = oneshot::channel();
         self.send(Command::Subscribe {
             subscriber_id,
-            path: path.to_owned(),
+            path,
             args,
             slot,
             reply,
@@ -363,11 +365,12 @@ impl ConvexClient {
         path: &str,
         args: &A,
     ) -> Result<Value, ClientError> {
+        let path = canonical_path(path)?;
         let args = encode_args(args)?;
         let (reply, response) = oneshot::channel();
         self.send(Command::Request {
             kind,
-            path: path.to_owned(),
+            path,
             args,
             reply,
         })
@@ -403,6 +406,13 @@ impl ConvexClient {
     pub fn connection_state(&self) -> ConnectionState {
         self.inner.status.borrow().clone()
     }
+}
+
+/// A function path in the form the official clients send: `messages` is
+/// `messages:default`, `messages.js:list` is `messages:list`. A malformed
+/// path fails here, before anything is sent.
+fn canonical_path(path: &str) -> Result<String, ClientError> {
+    Ok(FunctionPath::parse(path)?.to_string())
 }
 
 /// Encodes function arguments as the wire's arguments object.
@@ -444,6 +454,24 @@ mod tests {
             assert!(
                 matches!(encode_args(&bad), Err(ClientError::InvalidArgs(_))),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn canonicalises_function_paths() {
+        for (input, canonical) in [
+            ("messages:list", "messages:list"),
+            ("messages", "messages:default"),
+            ("messages.js:list", "messages:list"),
+            ("dir/file:fn", "dir/file:fn"),
+        ] {
+            assert_eq!(canonical_path(input).ok().as_deref(), Some(canonical));
+        }
+        for bad in ["", ":list", "messages:", "mes sages:list"] {
+            assert!(
+                matches!(canonical_path(bad), Err(ClientError::InvalidPath(_))),
+                "{bad:?}"
             );
         }
     }

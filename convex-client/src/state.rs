@@ -20,7 +20,6 @@ use tokio::sync::oneshot;
 use crate::error::ClientError;
 use crate::status::AuthState;
 use crate::subscription::{QueryResult, Slot};
-use crate::url::canonical_udf_path;
 
 /// Where a request's result goes.
 pub(crate) type Reply = oneshot::Sender<Result<Value, ClientError>>;
@@ -181,7 +180,7 @@ impl SyncState {
         args: Json,
         slot: Arc<Slot>,
     ) -> Option<ClientMessage> {
-        let path = canonical_udf_path(path);
+        let path = path.to_owned();
         let key = (path.clone(), args.to_string());
 
         if let Some(query_id) = self.query_ids.get(&key).copied()
@@ -249,7 +248,7 @@ impl SyncState {
         self.next_request_id = self.next_request_id.wrapping_add(1);
         let request = Request {
             kind,
-            path: canonical_udf_path(path),
+            path: path.to_owned(),
             args,
             sent: self.connected,
             parked: None,
@@ -656,7 +655,7 @@ mod tests {
 
         let a = Arc::new(Slot::default());
         let (sub_a, sub_b, sub_c) = (1, 2, 3);
-        let msg = s.subscribe(sub_a, "messages.js:list", json!({"n": 1.0}), a.clone());
+        let msg = s.subscribe(sub_a, "messages:list", json!({"n": 1.0}), a.clone());
         let msg = msg.expect("online subscribe sends Add");
         assert_eq!(versions(&msg), (1, 2));
         let ClientMessage::ModifyQuerySet { modifications, .. } = msg else {

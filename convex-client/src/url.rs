@@ -63,16 +63,6 @@ pub(crate) fn deployment_to_ws_url(url: &str) -> Result<String, ClientError> {
     Ok(format!("{ws_scheme}://{authority}{path}{SYNC_PATH}"))
 }
 
-/// Canonicalises a function path the way the official clients do before
-/// sending it: the function name follows the last `:` (`default` when there
-/// is none) and a trailing `.js` on the module is dropped.
-/// `messages` → `messages:default`, `messages.js:list` → `messages:list`.
-pub(crate) fn canonical_udf_path(path: &str) -> String {
-    let (module, function) = path.rsplit_once(':').unwrap_or((path, "default"));
-    let module = module.strip_suffix(".js").unwrap_or(module);
-    format!("{module}:{function}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,14 +120,5 @@ mod tests {
                 .unwrap_or_default();
             assert!(err.contains("TLS"), "{err}");
         }
-    }
-
-    #[test]
-    fn canonicalises_paths() {
-        assert_eq!(canonical_udf_path("messages:list"), "messages:list");
-        assert_eq!(canonical_udf_path("messages"), "messages:default");
-        assert_eq!(canonical_udf_path("messages.js:list"), "messages:list");
-        assert_eq!(canonical_udf_path("dir/file:fn"), "dir/file:fn");
-        assert_eq!(canonical_udf_path("a:b:c"), "a:b:c");
     }
 }
