@@ -36,6 +36,17 @@ pub enum BackendError {
         /// Where it is defined.
         location: String,
     },
+    /// A function's path is one clients could not call (for example a name
+    /// longer than 64 characters), so it is refused when the app is built.
+    #[error("function {name} at {location} cannot be called: {source}")]
+    InvalidPath {
+        /// The function's name.
+        name: String,
+        /// Where it is defined.
+        location: String,
+        /// What is wrong with the path.
+        source: crate::function::InvalidPath,
+    },
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -107,6 +118,14 @@ impl AppBuilder {
                     location: entry.location(),
                 });
             };
+            // The path must be one that clients' paths parse to.
+            if let Err(source) = FunctionPath::parse(&path.to_string()) {
+                return Err(BackendError::InvalidPath {
+                    name: entry.name.to_string(),
+                    location: entry.location(),
+                    source,
+                });
+            }
             if let Err(existing) = registry.insert(path.clone(), entry) {
                 if std::ptr::eq(existing, entry) {
                     continue; // registered twice by the same definition

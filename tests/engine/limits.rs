@@ -102,3 +102,33 @@ async fn transaction_write_and_read_limits() -> anyhow::Result<()> {
     assert!(err.message.contains("32000 documents"), "{err}");
     Ok(())
 }
+
+mod long_names {
+    use convex_rs::prelude::*;
+
+    /// Its camelCase name is longer than the 64 characters a function name
+    /// may have, so no client could call it.
+    #[query]
+    pub async fn a_query_whose_name_is_far_too_long_to_be_called_by_any_client_of_this_backend_at_all_ever(
+        _ctx: &QueryCtx,
+    ) -> Result<f64, FunctionError> {
+        Ok(0.0)
+    }
+}
+
+#[test]
+fn a_function_clients_could_not_call_is_refused_when_the_app_is_built() {
+    let err = convex_rs::prelude::App::builder()
+        .register::<long_names::a_query_whose_name_is_far_too_long_to_be_called_by_any_client_of_this_backend_at_all_ever>()
+        .build()
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, convex_rs::app::BackendError::InvalidPath { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("aQueryWhoseNameIsFarTooLong") && message.contains("identifier"),
+        "{message}"
+    );
+}
