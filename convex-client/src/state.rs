@@ -914,6 +914,26 @@ mod tests {
         assert_eq!(s.receive(rejected), Outcome::Reconnect("AuthError".into()));
         assert_eq!(s.stats().auth, AuthState::Rejected("bad token".into()));
         s.on_close();
+        // A newer token replaces one still being checked: the verdict on the
+        // older one (base 0, while the newer one has base 1) is stale.
+        s.set_auth(Some("first".into()));
+        s.on_open();
+        assert!(s.set_auth(Some("second".into())).is_some());
+        let stale = ServerMessage::AuthError {
+            error: "first was bad".into(),
+            base_version: 0,
+            auth_update_attempted: true,
+        };
+        assert_eq!(s.receive(stale), Outcome::Continue);
+        assert_ne!(s.stats().auth, AuthState::Rejected("first was bad".into()));
+        let current = ServerMessage::AuthError {
+            error: "second was bad".into(),
+            base_version: 1,
+            auth_update_attempted: true,
+        };
+        assert_eq!(s.receive(current), Outcome::Reconnect("AuthError".into()));
+        assert_eq!(s.stats().auth, AuthState::Rejected("second was bad".into()));
+        s.on_close();
         assert!(
             s.on_open()
                 .iter()
