@@ -327,3 +327,33 @@ async fn a_fresh_database_accepts_clients_that_saw_earlier_timestamps() -> anyho
     server.shutdown().await;
     Ok(())
 }
+
+/// A server dropped without `shutdown()` stops serving and leaves no task
+/// behind: the subscription hub's task used to hold the store and wait for
+/// commits for as long as the runtime lived.
+#[tokio::test]
+async fn a_dropped_server_leaves_no_tasks_behind() -> anyhow::Result<()> {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    let dir = tempfile::tempdir()?;
+    let server = start_chat(dir.path()).await?;
+    let addr = server.local_addr();
+    let mut raw = Raw::connect_session(&server, "d70bbed0-0000-4000-8000-000000000001").await?;
+    drop(server);
+    raw.closed().await?;
+    drop(raw);
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still accepting connections"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while metrics.num_alive_tasks() > before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} tasks still alive (before the server: {before})",
+            metrics.num_alive_tasks()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Ok(())
+}

@@ -121,7 +121,8 @@ pub struct Server {
     hub: Hub,
     shutdown: watch::Sender<bool>,
     sessions: SessionTracker,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Taken by `shutdown`.
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Collapses repeated slashes (`//api/query`), which clients produce from a
@@ -231,7 +232,7 @@ impl Server {
             hub,
             shutdown,
             sessions,
-            task,
+            task: Some(task),
         })
     }
 
@@ -252,16 +253,29 @@ impl Server {
 
     /// Stops accepting connections, lets sessions finish their queued
     /// mutations and close, then closes the store after in-flight commits.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         self.sessions.wait_idle(Duration::from_secs(10)).await;
-        match tokio::time::timeout(Duration::from_secs(10), self.task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
-            Err(_) => tracing::warn!("HTTP connections still open at shutdown"),
+        if let Some(task) = self.task.take() {
+            match tokio::time::timeout(Duration::from_secs(10), task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
+                Err(_) => tracing::warn!("HTTP connections still open at shutdown"),
+            }
         }
         self.hub.stop();
         self.backend.shutdown().await;
+    }
+}
+
+/// A server dropped without [`Server::shutdown`] still stops: it stops
+/// accepting connections, its sessions close, and the subscription hub's
+/// task ends (it would otherwise live as long as the runtime). Queued work
+/// is not waited for; call `shutdown` for that.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        self.hub.stop();
     }
 }
