@@ -179,7 +179,7 @@ fn print_table(rows: &[Row]) {
     for r in rows {
         let m = &r.measurement;
         let group = m
-            .commits_per_group()
+            .commits_per_group
             .map_or_else(|| "-".to_string(), |g| format!("{g:.1}"));
         let cpu = r.cpu.map_or_else(
             || "n/a".to_string(),
@@ -201,8 +201,7 @@ fn print_table(rows: &[Row]) {
         );
     }
     println!(
-        "(commits/grp: mean commits per SQLite transaction, estimated from commit-timestamp gaps > {} µs;",
-        measure::GROUP_GAP_NANOS / 1000
+        "(commits/grp: mean transactions per group commit (one SQLite transaction), counted by the committer over the whole run;"
     );
     println!(
         " cpu%: percent of one core used by this process / by everything else, over set-up, warm-up and run)"

@@ -45,11 +45,8 @@ pub struct Deadlines {
 #[derive(Debug)]
 pub enum Outcome {
     /// It did what it was asked (for a transfer: it committed and moved the
-    /// money); `ts` is its commit timestamp when it committed writes.
-    Ok {
-        /// The commit timestamp.
-        ts: Option<u64>,
-    },
+    /// money).
+    Ok,
     /// A mutation that gave up after its conflict retries.
     Conflict(String),
     /// Anything else (an error, or a transfer that moved nothing).
@@ -66,7 +63,6 @@ pub struct Recorder {
     failures: u64,
     errors: Vec<String>,
     last_completion: Option<Instant>,
-    commit_ts: Vec<u64>,
 }
 
 /// Distinct error messages kept per measurement, for printing.
@@ -83,7 +79,6 @@ impl Recorder {
             failures: 0,
             errors: Vec::new(),
             last_completion: None,
-            commit_ts: Vec::new(),
         }
     }
 
@@ -104,9 +99,8 @@ impl Recorder {
         self.latencies_us
             .push(u32::try_from(micros).unwrap_or(u32::MAX));
         let message = match outcome {
-            Outcome::Ok { ts } => {
+            Outcome::Ok => {
                 self.ok += 1;
-                self.commit_ts.extend(ts);
                 return true;
             }
             Outcome::Conflict(message) => {
@@ -142,9 +136,10 @@ pub struct Measurement {
     pub p99: Duration,
     /// A few distinct error messages.
     pub errors: Vec<String>,
-    /// Estimated group commits that the recorded commits went out in (see
-    /// [`count_groups`]); `None` when no commit timestamps were reported.
-    pub groups: Option<u64>,
+    /// Mean transactions per group commit over the whole run (warm-up
+    /// included), counted by the store's committer (`Store::commit_stats`);
+    /// `None` when the workload does not go through our store.
+    pub commits_per_group: Option<f64>,
 }
 
 impl Measurement {
@@ -154,9 +149,7 @@ impl Measurement {
         let mut latencies = Vec::new();
         let mut record_from = None;
         let mut last = None;
-        let mut commit_ts = Vec::new();
         for r in recorders {
-            commit_ts.extend(r.commit_ts);
             record_from = Some(r.deadlines.record_from);
             out.ok += r.ok;
             out.conflicts += r.conflicts;
@@ -172,8 +165,6 @@ impl Measurement {
         if let (Some(from), Some(last)) = (record_from, last) {
             out.elapsed = last.saturating_duration_since(from);
         }
-        commit_ts.sort_unstable();
-        out.groups = (!commit_ts.is_empty()).then(|| count_groups(&commit_ts));
         latencies.sort_unstable();
         out.p50 = percentile(&latencies, 0.50);
         out.p99 = percentile(&latencies, 0.99);
@@ -190,39 +181,10 @@ impl Measurement {
         }
     }
 
-    /// Mean commits per group commit, if known.
-    pub fn commits_per_group(&self) -> Option<f64> {
-        self.groups
-            .filter(|g| *g > 0)
-            .map(|g| self.ok as f64 / g as f64)
-    }
-
     /// Conflicts plus other failures.
     pub fn all_failures(&self) -> u64 {
         self.conflicts + self.failures
     }
-}
-
-/// Commit timestamps (nanoseconds of wall-clock time, strictly increasing)
-/// closer together than this are taken to be in the same group commit.
-///
-/// The committer stamps every transaction of a batch in one quick loop (a
-/// few microseconds apart) and then writes the batch, which takes at least a
-/// SQLite transaction (tens of microseconds with `synchronous=NORMAL`, an
-/// fsync with `FULL`) before it stamps the next batch.
-pub const GROUP_GAP_NANOS: u64 = 50_000;
-
-/// Estimated number of group commits among sorted commit timestamps: one
-/// more than the number of gaps wider than [`GROUP_GAP_NANOS`].
-pub fn count_groups(sorted_ts: &[u64]) -> u64 {
-    if sorted_ts.is_empty() {
-        return 0;
-    }
-    let gaps = sorted_ts
-        .windows(2)
-        .filter(|w| w[1] - w[0] > GROUP_GAP_NANOS)
-        .count();
-    gaps as u64 + 1
 }
 
 /// The `q` quantile of sorted microsecond latencies (nearest rank).
@@ -296,32 +258,15 @@ mod tests {
             max_ops: 10,
         };
         let mut r = Recorder::new(deadlines);
-        assert!(!r.record(
-            start,
-            start + Duration::from_millis(500),
-            Outcome::Ok { ts: Some(1) }
-        ));
+        assert!(!r.record(start, start + Duration::from_millis(500), Outcome::Ok));
         assert!(r.record(
             start,
             start + Duration::from_millis(1500),
             Outcome::Conflict("c".into())
         ));
-        assert!(r.record(
-            start,
-            start + Duration::from_millis(1600),
-            Outcome::Ok { ts: Some(2) }
-        ));
+        assert!(r.record(start, start + Duration::from_millis(1600), Outcome::Ok));
         let m = Measurement::merge(vec![r]);
         assert_eq!((m.ok, m.conflicts, m.failures), (1, 1, 0));
         assert_eq!(m.elapsed, Duration::from_millis(600));
-        assert_eq!(m.groups, Some(1));
-    }
-
-    #[test]
-    fn groups_split_at_wide_gaps() {
-        assert_eq!(count_groups(&[]), 0);
-        assert_eq!(count_groups(&[5]), 1);
-        let ts = [1_000, 1_002, 1_010, 200_000, 200_001, 900_000];
-        assert_eq!(count_groups(&ts), 3);
     }
 }

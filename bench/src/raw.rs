@@ -251,7 +251,7 @@ pub async fn run(
         let rows = RawInsert::new(&body, n, now_ms());
         last_ts = now_nanos().max(last_ts + 1);
         let (outcome, timing) = match insert(&mut conn, &rows, last_ts).await {
-            Ok(timing) => (Outcome::Ok { ts: None }, Some(timing)),
+            Ok(timing) => (Outcome::Ok, Some(timing)),
             Err(e) => (Outcome::Failed(e.to_string()), None),
         };
         if recorder.record(started, Instant::now(), outcome) {

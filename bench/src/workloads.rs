@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, bail};
 use convex_rs::function::{Caller, FailureKind, FunctionOutcome, Identity};
 use convex_rs::prelude::*;
+use convex_rs::store::CommitStats;
 
 use crate::items::{self, INSERT_PATH};
 use crate::measure::{Measurement, Outcome, Window, run_concurrent};
@@ -41,7 +42,7 @@ fn classify(
 ) -> Outcome {
     match outcome.result {
         Ok(value) => match accept(&value) {
-            Ok(()) => Outcome::Ok { ts: outcome.ts },
+            Ok(()) => Outcome::Ok,
             Err(message) => Outcome::Failed(message),
         },
         Err(failure) if failure.kind == FailureKind::Conflict => Outcome::Conflict(failure.message),
@@ -63,6 +64,7 @@ pub async fn inserts(
     )
     .await?;
     let runner = backend.runner().clone();
+    let stats_before = backend.store().commit_stats();
     let measurement = run_concurrent(callers, window, move |caller, seq| {
         let runner = runner.clone();
         async move {
@@ -82,9 +84,20 @@ pub async fn inserts(
             })
         }
     })
-    .await;
+    .await
+    .map(|mut m| {
+        m.commits_per_group = commits_per_group(stats_before, backend.store().commit_stats());
+        m
+    });
     backend.shutdown().await;
     measurement
+}
+
+/// Mean transactions per group commit between two readings of the store's
+/// counters.
+fn commits_per_group(before: CommitStats, after: CommitStats) -> Option<f64> {
+    let batches = after.batches - before.batches;
+    (batches > 0).then(|| (after.transactions - before.transactions) as f64 / batches as f64)
 }
 
 /// What a bank run did besides its throughput.
@@ -161,7 +174,8 @@ pub async fn bank(
     let started = Arc::new(AtomicU64::new(0));
     let runner = backend.runner().clone();
     let (hot_count, started_count) = (hot.clone(), started.clone());
-    let measurement = run_concurrent(callers, window, move |_, _| {
+    let stats_before = backend.store().commit_stats();
+    let mut measurement = run_concurrent(callers, window, move |_, _| {
         let (runner, sampler, hot, started) = (
             runner.clone(),
             sampler.clone(),
@@ -195,6 +209,7 @@ pub async fn bank(
         }
     })
     .await?;
+    measurement.commits_per_group = commits_per_group(stats_before, backend.store().commit_stats());
 
     let total_after = total(&backend).await.context("total after the transfers")?;
     backend.shutdown().await;

@@ -7,6 +7,7 @@
 //! the durable timestamp has been published to readers.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -38,7 +39,33 @@ pub(crate) struct CommitRequest {
     pub(crate) reply: oneshot::Sender<Result<u64, CommitError>>,
 }
 
+/// What the committer has written since the store was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Group commits (one SQLite transaction each) that wrote them.
+    pub batches: u64,
+}
+
+/// The committer's running [`CommitStats`], readable from any thread.
+#[derive(Debug, Default)]
+pub(crate) struct CommitCounters {
+    transactions: AtomicU64,
+    batches: AtomicU64,
+}
+
+impl CommitCounters {
+    pub(crate) fn get(&self) -> CommitStats {
+        CommitStats {
+            transactions: self.transactions.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+        }
+    }
+}
+
 pub(crate) struct Committer {
+    counters: Arc<CommitCounters>,
     persistence: Arc<dyn Persistence>,
     catalog: Arc<Catalog>,
     last_ts: u64,
@@ -54,8 +81,10 @@ impl Committer {
         last_ts: u64,
         durable: watch::Sender<u64>,
         published: broadcast::Sender<Arc<CommitInfo>>,
+        counters: Arc<CommitCounters>,
     ) -> Self {
         Committer {
+            counters,
             persistence,
             catalog,
             last_ts,
@@ -137,6 +166,10 @@ impl Committer {
         let first_ts = first.ts;
         match self.persistence.write(&writes).await {
             Ok(()) => {
+                self.counters.batches.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .transactions
+                    .fetch_add(accepted.len() as u64, Ordering::Relaxed);
                 self.durable.send_replace(self.last_ts);
                 for (reply, info) in accepted {
                     let ts = info.ts;

@@ -43,7 +43,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::schema::Schema;
-use committer::{CommitRequest, Committer, CommitterMessage};
+pub use committer::CommitStats;
+use committer::{CommitCounters, CommitRequest, Committer, CommitterMessage};
 
 /// Handle to an open store. Cheap to clone.
 #[derive(Clone)]
@@ -58,6 +59,7 @@ struct StoreInner {
     commits: mpsc::Sender<CommitterMessage>,
     published: broadcast::Sender<Arc<CommitInfo>>,
     limits: TransactionLimits,
+    commit_counters: Arc<CommitCounters>,
     /// Bits of the last `_creationTime` handed out (an f64), so creation times strictly increase.
     last_creation_time: AtomicU64,
 }
@@ -99,12 +101,14 @@ impl Store {
         let (durable_tx, durable_ts) = watch::channel(max_ts);
         let (published, _) = broadcast::channel(PUBLISH_CAPACITY);
         let (commits, requests) = mpsc::channel(COMMIT_QUEUE);
+        let commit_counters = Arc::new(CommitCounters::default());
         let committer = Committer::new(
             persistence.clone(),
             catalog.clone(),
             max_ts,
             durable_tx,
             published.clone(),
+            commit_counters.clone(),
         );
         tokio::spawn(committer.run(requests));
         Ok(Store {
@@ -115,6 +119,7 @@ impl Store {
                 commits,
                 published,
                 limits: TransactionLimits::default(),
+                commit_counters,
                 last_creation_time: AtomicU64::new(0f64.to_bits()),
             }),
         })
@@ -123,6 +128,12 @@ impl Store {
     /// The tables and indexes.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.inner.catalog
+    }
+
+    /// How many transactions the committer has written, and in how many
+    /// group commits, since the store was opened.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.inner.commit_counters.get()
     }
 
     /// The newest timestamp whose commits are durable and visible to readers.

@@ -3,22 +3,18 @@
 // transfers that reported success, and a subscriber to `bank:total` never
 // sees an inconsistent snapshot.
 
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import {
   assertNoUncaughtErrors,
-  closeTracked,
-  installCrashGuard,
   seededRandom,
-  startServer,
   track,
   Values,
   withTimeout,
+  useServer,
 } from "./harness.js";
-
-installCrashGuard();
 
 const api = anyApi;
 const ACCOUNTS = 10;
@@ -30,19 +26,14 @@ let server;
 let clients;
 let http;
 
-before(async () => {
-  server = await startServer("bank");
+useServer("bank", async (started) => {
+  server = started;
   clients = Array.from({ length: CLIENTS }, () =>
     track(new ConvexClient(server.url, { logger: false })),
   );
   http = new ConvexHttpClient(server.url, { logger: false });
   assert.equal(await clients[0].mutation(api.bank.seed, { accounts: ACCOUNTS, balance: INITIAL }), null);
-}, { timeout: 60_000 });
-
-after(async () => {
-  await closeTracked();
-  await server?.stop();
-}, { timeout: 60_000 });
+});
 
 test("seeded balances", { timeout: 15_000 }, async () => {
   assert.equal(await http.query(api.bank.total, {}), ACCOUNTS * INITIAL);

@@ -2,22 +2,18 @@
 // client as `ConvexError` instances with `data` decoded, over the WebSocket
 // (MutationResponse / ActionResponse / QueryFailed) and over HTTP.
 
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import { ConvexError } from "convex/values";
 import {
   assertNoUncaughtErrors,
-  closeTracked,
-  installCrashGuard,
-  startServer,
   track,
   Values,
   withTimeout,
+  useServer,
 } from "./harness.js";
-
-installCrashGuard();
 
 const api = anyApi;
 
@@ -26,17 +22,12 @@ let ws;
 let http;
 let userId;
 
-before(async () => {
-  server = await startServer("chat");
+useServer("chat", async (started) => {
+  server = started;
   ws = track(new ConvexClient(server.url, { logger: false }));
   http = new ConvexHttpClient(server.url, { logger: false });
   userId = await ws.mutation(api.users.create, { name: "Eve", tokenIdentifier: "tok|eve" });
-}, { timeout: 60_000 });
-
-after(async () => {
-  await closeTracked();
-  await server?.stop();
-}, { timeout: 60_000 });
+});
 
 /** An assert.rejects validator for a ConvexError with `data`. */
 function convexErrorWith(data) {

@@ -11,6 +11,7 @@
 //   E2E_SERVER_LOG=1  echo the servers' stdout/stderr to this process' stderr
 
 import { spawn } from "node:child_process";
+import { after, before } from "node:test";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -375,6 +376,31 @@ export async function closeTracked() {
   );
   const failed = results.filter((r) => r.status === "rejected");
   if (failed.length > 0) throw failed[0].reason;
+}
+
+/**
+ * The usual test-file fixture: installs the crash guard and registers hooks
+ * that start `app` on a free port with a fresh data directory, then run
+ * `setup(server)` (to create clients and seed data); after the file's tests
+ * they close every tracked client and stop the server.
+ *
+ *   let server, client;
+ *   useServer("chat", async (started) => {
+ *     server = started;
+ *     client = track(new ConvexClient(server.url, { logger: false }));
+ *   });
+ */
+export function useServer(app, setup) {
+  installCrashGuard();
+  let server;
+  before(async () => {
+    server = await startServer(app);
+    await setup(server);
+  }, { timeout: 60_000 });
+  after(async () => {
+    await closeTracked();
+    await server?.stop();
+  }, { timeout: 60_000 });
 }
 
 /** Deterministic pseudo-random numbers (mulberry32). */

@@ -1,20 +1,16 @@
 // ConvexHttpClient (POST /api/query, /api/mutation, /api/action) and the
 // refusal of internal functions over both transports.
 
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi, makeFunctionReference } from "convex/server";
 import {
   assertNoUncaughtErrors,
-  closeTracked,
-  installCrashGuard,
-  startServer,
   track,
   withTimeout,
+  useServer,
 } from "./harness.js";
-
-installCrashGuard();
 
 const api = anyApi;
 const NOT_PUBLIC = /Could not find public function/;
@@ -23,16 +19,11 @@ let server;
 let http;
 let userId;
 
-before(async () => {
-  server = await startServer("chat");
+useServer("chat", async (started) => {
+  server = started;
   http = new ConvexHttpClient(server.url, { logger: false });
   userId = await http.mutation(api.users.create, { name: "Hal", tokenIdentifier: "tok|hal" });
-}, { timeout: 60_000 });
-
-after(async () => {
-  await closeTracked();
-  await server?.stop();
-}, { timeout: 60_000 });
+});
 
 test("query and mutation over HTTP", { timeout: 20_000 }, async () => {
   assert.equal(typeof userId, "string");

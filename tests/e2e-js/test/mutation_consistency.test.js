@@ -3,20 +3,16 @@
 // subscription of the *same* client already reflects the write at the moment
 // the promise resolves. Checked synchronously right after each `await`.
 
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConvexClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import {
   assertNoUncaughtErrors,
-  closeTracked,
-  installCrashGuard,
-  startServer,
   track,
   Values,
+  useServer,
 } from "./harness.js";
-
-installCrashGuard();
 
 const api = anyApi;
 
@@ -25,17 +21,12 @@ let client;
 let other;
 let userId;
 
-before(async () => {
-  server = await startServer("chat");
+useServer("chat", async (started) => {
+  server = started;
   client = track(new ConvexClient(server.url, { logger: false }));
   other = track(new ConvexClient(server.url, { logger: false }));
   userId = await client.mutation(api.users.create, { name: "Max", tokenIdentifier: "tok|max" });
-}, { timeout: 60_000 });
-
-after(async () => {
-  await closeTracked();
-  await server?.stop();
-}, { timeout: 60_000 });
+});
 
 test("the client's own subscriptions reflect each mutation when its promise resolves", { timeout: 30_000 }, async () => {
   const lists = new Values("messages:list");

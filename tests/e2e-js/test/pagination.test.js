@@ -1,20 +1,16 @@
 // Pagination (protocol §6): `messages:page` newest first, paged with cursors
 // over HTTP, and reactively with ConvexClient.onPaginatedUpdate_experimental.
 
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import {
   assertNoUncaughtErrors,
-  closeTracked,
-  installCrashGuard,
-  startServer,
   track,
   Values,
+  useServer,
 } from "./harness.js";
-
-installCrashGuard();
 
 const api = anyApi;
 const TOTAL = 25;
@@ -25,19 +21,14 @@ let userId;
 /** Ids of the inserted messages, oldest first. */
 const inserted = [];
 
-before(async () => {
-  server = await startServer("chat");
+useServer("chat", async (started) => {
+  server = started;
   http = new ConvexHttpClient(server.url, { logger: false });
   userId = await http.mutation(api.users.create, { name: "Pat", tokenIdentifier: "tok|pat" });
   for (let i = 0; i < TOTAL; i++) {
     inserted.push(await http.mutation(api.messages.send, { body: `m${i}`, user: userId }));
   }
-}, { timeout: 60_000 });
-
-after(async () => {
-  await closeTracked();
-  await server?.stop();
-}, { timeout: 60_000 });
+});
 
 test("paging with ConvexHttpClient returns every message once, newest first", { timeout: 30_000 }, async () => {
   const seen = [];

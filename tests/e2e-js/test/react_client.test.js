@@ -2,7 +2,7 @@
 // the local query result changes before the server confirms, then settles on
 // the server's value without flickering back.
 
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import ws from "ws";
 import { ConvexReactClient } from "convex/react";
@@ -11,15 +11,11 @@ import { anyApi } from "convex/server";
 import { ConvexError } from "convex/values";
 import {
   assertNoUncaughtErrors,
-  closeTracked,
-  installCrashGuard,
-  startServer,
   track,
   Values,
   withTimeout,
+  useServer,
 } from "./harness.js";
-
-installCrashGuard();
 
 const api = anyApi;
 const OPTIMISTIC_BUMP = 100;
@@ -29,17 +25,12 @@ let client;
 let http;
 let userId;
 
-before(async () => {
-  server = await startServer("chat");
+useServer("chat", async (started) => {
+  server = started;
   client = track(new ConvexReactClient(server.url, { webSocketConstructor: ws, logger: false }));
   http = new ConvexHttpClient(server.url, { logger: false });
   userId = await client.mutation(api.users.create, { name: "Rea", tokenIdentifier: "tok|rea" });
-}, { timeout: 60_000 });
-
-after(async () => {
-  await closeTracked();
-  await server?.stop();
-}, { timeout: 60_000 });
+});
 
 /** Watch `ref(args)` and record every local result. */
 function watch(ref, args, label) {

@@ -1,20 +1,16 @@
 // Reactive subscriptions across clients: a write by client B reaches client
 // A's `onUpdate` callbacks by server push (A never asks again).
 
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConvexClient } from "convex/browser";
 import { anyApi, makeFunctionReference } from "convex/server";
 import {
   assertNoUncaughtErrors,
-  closeTracked,
-  installCrashGuard,
-  startServer,
   track,
   Values,
+  useServer,
 } from "./harness.js";
-
-installCrashGuard();
 
 const api = anyApi;
 const countRef = makeFunctionReference("messages:count");
@@ -24,17 +20,12 @@ let a;
 let b;
 let userId;
 
-before(async () => {
-  server = await startServer("chat");
+useServer("chat", async (started) => {
+  server = started;
   a = track(new ConvexClient(server.url, { logger: false }));
   b = track(new ConvexClient(server.url, { logger: false }));
   userId = await b.mutation(api.users.create, { name: "Bea", tokenIdentifier: "tok|bea" });
-}, { timeout: 60_000 });
-
-after(async () => {
-  await closeTracked();
-  await server?.stop();
-}, { timeout: 60_000 });
+});
 
 test("users:create returns an id string that users:byToken finds", { timeout: 20_000 }, async () => {
   assert.equal(typeof userId, "string");
