@@ -74,6 +74,18 @@ pub struct FunctionOutcome {
     pub ts: Option<u64>,
 }
 
+impl FunctionOutcome {
+    /// A failure that happened before the function ran (or with nothing
+    /// logged and no timestamp to report).
+    pub fn failed(failure: FunctionFailure) -> Self {
+        FunctionOutcome {
+            result: Err(failure),
+            log_lines: Vec::new(),
+            ts: None,
+        }
+    }
+}
+
 /// A query's outcome plus what it read, for subscriptions.
 #[derive(Debug, Clone)]
 pub struct QueryOutcome {
@@ -238,9 +250,8 @@ impl Runner {
     ) -> QueryOutcome {
         let failed = |f: FunctionFailure, ts: u64| QueryOutcome {
             outcome: FunctionOutcome {
-                result: Err(f),
-                log_lines: Vec::new(),
                 ts: Some(ts),
+                ..FunctionOutcome::failed(f)
             },
             ts,
             read_set: ReadSet::new(),
@@ -310,11 +321,7 @@ impl Runner {
         caller: Caller,
         request: Option<RequestKey>,
     ) -> FunctionOutcome {
-        let failed = |f: FunctionFailure| FunctionOutcome {
-            result: Err(f),
-            log_lines: Vec::new(),
-            ts: None,
-        };
+        let failed = FunctionOutcome::failed;
         let function = match self.resolve(FunctionKind::Mutation, path, caller) {
             Ok(f) => f,
             Err(f) => return failed(f),
@@ -417,11 +424,7 @@ impl Runner {
         identity: Identity,
         caller: Caller,
     ) -> FunctionOutcome {
-        let failed = |f: FunctionFailure| FunctionOutcome {
-            result: Err(f),
-            log_lines: Vec::new(),
-            ts: None,
-        };
+        let failed = FunctionOutcome::failed;
         let function = match self.resolve(FunctionKind::Action, path, caller) {
             Ok(f) => f,
             Err(f) => return failed(f),

@@ -298,13 +298,9 @@ async fn mutation_worker(
                     .run_mutation_once(&job.path, args, job.identity, Caller::Client, job.key)
                     .await
             }
-            Err(message) => FunctionOutcome {
-                result: Err(
-                    crate::function::FunctionError::invalid_arguments(message).into_failure()
-                ),
-                log_lines: Vec::new(),
-                ts: None,
-            },
+            Err(message) => FunctionOutcome::failed(
+                crate::function::FunctionError::invalid_arguments(message).into_failure(),
+            ),
         };
         let _ = done
             .send(Completion::Mutation {
@@ -422,13 +418,9 @@ impl Session {
                                 .run_action(&udf_path, args, identity, Caller::Client)
                                 .await
                         }
-                        Err(m) => FunctionOutcome {
-                            result: Err(
-                                crate::function::FunctionError::invalid_arguments(m).into_failure()
-                            ),
-                            log_lines: Vec::new(),
-                            ts: None,
-                        },
+                        Err(m) => FunctionOutcome::failed(
+                            crate::function::FunctionError::invalid_arguments(m).into_failure(),
+                        ),
                     };
                     drop(permit);
                     let _ = done
