@@ -9,6 +9,7 @@
 //! inside them makes cached results and retries disagree with each other.
 //! Actions may do anything, including I/O.
 
+mod args;
 mod context;
 mod error;
 mod identity;
@@ -18,6 +19,7 @@ mod runner;
 
 pub use crate::query::{Doc, FromDocument};
 pub use crate::store::Document;
+pub(crate) use args::args_from_wire;
 pub use context::{
     ActionCtx, DatabaseReader, DatabaseWriter, LogLevel, MutationCtx, Patch, QueryCtx,
 };

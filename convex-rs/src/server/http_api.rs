@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use super::AppState;
-use crate::function::{Caller, FunctionKind, FunctionOutcome, FunctionPath, Identity};
+use crate::function::{
+    Caller, FunctionKind, FunctionOutcome, FunctionPath, Identity, args_from_wire,
+};
 use crate::value::{Value, decode_ts, encode_ts};
 
 /// How values are encoded in a response.
@@ -101,11 +103,10 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, HttpErr
 
 /// `args` as `[obj]` (what the npm client sends) or a bare object.
 fn parse_args(args: Option<Json>) -> Result<Value, HttpError> {
-    let object = match args {
-        None | Some(Json::Null) => Json::Object(Default::default()),
-        Some(Json::Array(mut items)) if items.len() == 1 => items.remove(0),
-        Some(Json::Array(items)) if items.is_empty() => Json::Object(Default::default()),
-        Some(other @ Json::Object(_)) => other,
+    let args = match args {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(items)) => items,
+        Some(object @ Json::Object(_)) => vec![object],
         Some(_) => {
             return Err(HttpError::bad_request(
                 "InvalidArgs",
@@ -113,15 +114,7 @@ fn parse_args(args: Option<Json>) -> Result<Value, HttpError> {
             ));
         }
     };
-    let value = Value::from_json(object)
-        .map_err(|e| HttpError::bad_request("InvalidArgs", e.to_string()))?;
-    if !matches!(value, Value::Object(_)) {
-        return Err(HttpError::bad_request(
-            "InvalidArgs",
-            "args must be an object",
-        ));
-    }
-    Ok(value)
+    args_from_wire(args).map_err(|message| HttpError::bad_request("InvalidArgs", message))
 }
 
 fn udf_response(outcome: FunctionOutcome, format: Format) -> Json {

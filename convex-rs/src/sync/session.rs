@@ -28,7 +28,7 @@ use super::protocol::{
     ClientMessage, QuerySetModification, ServerMessage, StateModification, StateVersion, TokenType,
     Ts,
 };
-use crate::function::{Caller, FunctionOutcome, Identity, RequestKey, Runner};
+use crate::function::{Caller, FunctionOutcome, Identity, RequestKey, Runner, args_from_wire};
 use crate::value::Value;
 
 /// A frame from the client, as the transport delivers it.
@@ -158,25 +158,6 @@ fn now_ms() -> f64 {
 
 fn failed_result(message: String) -> Arc<QueryResult> {
     Arc::new(QueryResult::new(Err((message, None)), Vec::new(), None))
-}
-
-/// Unwraps `[argsObject]` (or a bare object) into a value.
-fn decode_args(args: &[Json]) -> Result<Value, String> {
-    let object = match args {
-        [one] => one.clone(),
-        [] => Json::Object(Default::default()),
-        _ => {
-            return Err(format!(
-                "expected one arguments object, got {} arguments",
-                args.len()
-            ));
-        }
-    };
-    let value = Value::from_json(object).map_err(|e| format!("invalid arguments: {e}"))?;
-    if !matches!(value, Value::Object(_)) {
-        return Err("arguments must be an object".into());
-    }
-    Ok(value)
 }
 
 /// Runs a socket's session until the client goes away or the session fails.
@@ -379,7 +360,7 @@ impl Session {
                 let job = MutationJob {
                     request_id,
                     path: udf_path,
-                    args: decode_args(&args),
+                    args: args_from_wire(args),
                     identity: self.identity.clone(),
                     key: Some(RequestKey {
                         session: self.session_id.clone(),
@@ -412,7 +393,7 @@ impl Session {
                 let identity = self.identity.clone();
                 let done = self.completions_tx.clone();
                 tokio::spawn(async move {
-                    let outcome = match decode_args(&args) {
+                    let outcome = match args_from_wire(args) {
                         Ok(args) => {
                             runner
                                 .run_action(&udf_path, args, identity, Caller::Client)
@@ -490,7 +471,7 @@ impl Session {
                     if !self.known_ids.insert(query_id) {
                         return Err(End::Internal(format!("query {query_id} was added twice")));
                     }
-                    let args = decode_args(&args);
+                    let args = args_from_wire(args);
                     let sub = match &args {
                         Ok(args) => Subscribed::Hub(self.hub.subscribe(
                             &udf_path,
