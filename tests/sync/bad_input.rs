@@ -5,7 +5,7 @@ use futures::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{Raw, start_chat};
+use crate::common::{ChatServer, Raw};
 
 async fn healthy(server: &convex_rs::server::Server) -> anyhow::Result<()> {
     let mut raw = Raw::connect_session(server, "aaaaaaaa-0000-4000-8000-000000000000").await?;
@@ -32,8 +32,7 @@ async fn expect_fatal(raw: &mut Raw) -> anyhow::Result<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_violations() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let server = start_chat(dir.path()).await?;
+    let server = ChatServer::start().await?;
     // A long-lived session that must survive everything below.
     let mut bystander =
         Raw::connect_session(&server, "bbbbbbbb-0000-4000-8000-000000000000").await?;

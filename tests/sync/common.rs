@@ -22,6 +22,63 @@ pub async fn start_chat(dir: &Path) -> anyhow::Result<Server> {
     start_chat_at(dir, "127.0.0.1:0".parse()?).await
 }
 
+/// The chat app on a free port with data in a temporary directory (removed
+/// with it). Derefs to its [`Server`].
+pub struct ChatServer {
+    server: Option<Server>,
+    _dir: tempfile::TempDir,
+}
+
+impl ChatServer {
+    pub async fn start() -> anyhow::Result<ChatServer> {
+        let dir = tempfile::tempdir()?;
+        let server = start_chat(dir.path()).await?;
+        Ok(ChatServer {
+            server: Some(server),
+            _dir: dir,
+        })
+    }
+
+    /// Shuts the server down cleanly (then removes the data).
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+impl std::ops::Deref for ChatServer {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        self.server
+            .as_ref()
+            .expect("a ChatServer holds its server until shutdown")
+    }
+}
+
+/// Calls `path` through `POST /api/<endpoint>` and returns its value.
+pub async fn call(server: &Server, endpoint: &str, path: &str, args: Json) -> anyhow::Result<Json> {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/api/{endpoint}", server.local_addr()))
+        .json(&json!({ "path": path, "args": [args], "format": "convex_encoded_json" }))
+        .send()
+        .await?;
+    let body: Json = response.json().await?;
+    anyhow::ensure!(body["status"] == "success", "{body}");
+    Ok(body["value"].clone())
+}
+
+/// Creates a chat user (over HTTP) and returns its id.
+pub async fn create_user(server: &Server, token: &str) -> anyhow::Result<Json> {
+    call(
+        server,
+        "mutation",
+        "users:create",
+        json!({ "name": "user", "tokenIdentifier": token }),
+    )
+    .await
+}
+
 pub fn url(server: &Server) -> String {
     format!("http://{}", server.local_addr())
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value as Json, json};
 
-use crate::common::start_chat;
+use crate::common::ChatServer;
 
 struct Http {
     base: String,
@@ -25,8 +25,7 @@ impl Http {
 
 #[tokio::test]
 async fn endpoints_formats_and_errors() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let server = start_chat(dir.path()).await?;
+    let server = ChatServer::start().await?;
     let http = Http {
         base: format!("http://{}", server.local_addr()),
         client: reqwest::Client::new(),
@@ -147,8 +146,7 @@ async fn endpoints_formats_and_errors() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn cors_mirrors_the_origin() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let server = start_chat(dir.path()).await?;
+    let server = ChatServer::start().await?;
     let r = reqwest::Client::new()
         .request(
             reqwest::Method::OPTIONS,

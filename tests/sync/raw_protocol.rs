@@ -1,38 +1,15 @@
 //! The protocol at the frame level: version chaining, the mutation-then-
 //! Transition rule, function errors, and exactly-once re-sent mutations.
 
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
-use crate::common::{Raw, start_chat};
-
-async fn http(
-    server: &convex_rs::server::Server,
-    endpoint: &str,
-    path: &str,
-    args: Json,
-) -> anyhow::Result<Json> {
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/api/{endpoint}", server.local_addr()))
-        .json(&json!({ "path": path, "args": [args], "format": "convex_encoded_json" }))
-        .send()
-        .await?;
-    let body: Json = response.json().await?;
-    anyhow::ensure!(body["status"] == "success", "{body}");
-    Ok(body["value"].clone())
-}
+use crate::common::{ChatServer, Raw, call as http, create_user};
 
 #[tokio::test]
 async fn versions_chain_and_mutations_are_followed_by_a_covering_transition() -> anyhow::Result<()>
 {
-    let dir = tempfile::tempdir()?;
-    let server = start_chat(dir.path()).await?;
-    let user = http(
-        &server,
-        "mutation",
-        "users:create",
-        json!({"name": "a", "tokenIdentifier": "t"}),
-    )
-    .await?;
+    let server = ChatServer::start().await?;
+    let user = create_user(&server, "t").await?;
     let mut raw = Raw::connect_session(&server, "8e1b7a5c-0c8e-4b4f-9a57-3d1e7f0e2a11").await?;
     raw.send(
         json!({"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[
@@ -95,8 +72,7 @@ async fn versions_chain_and_mutations_are_followed_by_a_covering_transition() ->
 
 #[tokio::test]
 async fn function_errors_are_query_failures_not_protocol_errors() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let server = start_chat(dir.path()).await?;
+    let server = ChatServer::start().await?;
     let mut raw = Raw::connect_session(&server, "b5b0b1c2-1111-4222-8333-944455556666").await?;
     raw.send(
         json!({"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[
@@ -144,15 +120,8 @@ async fn function_errors_are_query_failures_not_protocol_errors() -> anyhow::Res
 
 #[tokio::test]
 async fn convex_error_data_reaches_the_client() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let server = start_chat(dir.path()).await?;
-    let user = http(
-        &server,
-        "mutation",
-        "users:create",
-        json!({"name": "a", "tokenIdentifier": "t"}),
-    )
-    .await?;
+    let server = ChatServer::start().await?;
+    let user = create_user(&server, "t").await?;
     let mut raw = Raw::connect_session(&server, "c0ffee00-1111-4222-8333-944455556666").await?;
     raw.send(json!({"type":"Mutation","requestId":0,"udfPath":"messages:send","args":[{"body":"  ","user":user}]})).await?;
     let r = raw.recv().await?;
@@ -166,15 +135,8 @@ async fn convex_error_data_reaches_the_client() -> anyhow::Result<()> {
 /// the same session id and re-sends it: it runs exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mutation_resent_after_the_socket_dies_runs_once() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let server = start_chat(dir.path()).await?;
-    let user = http(
-        &server,
-        "mutation",
-        "users:create",
-        json!({"name": "a", "tokenIdentifier": "t"}),
-    )
-    .await?;
+    let server = ChatServer::start().await?;
+    let user = create_user(&server, "t").await?;
     for round in 0..8u32 {
         let session = format!("00000000-0000-4000-8000-{round:012}");
         let mutation = json!({"type":"Mutation","requestId":round,"udfPath":"messages:send","args":[{"body":format!("m{round}"),"user":user}]});
@@ -205,15 +167,8 @@ async fn a_mutation_resent_after_the_socket_dies_runs_once() -> anyhow::Result<(
 /// new subscriber with the same arguments and no journal gets a fresh page.
 #[tokio::test]
 async fn a_new_page_subscriber_does_not_share_a_grown_page() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let server = start_chat(dir.path()).await?;
-    let user = http(
-        &server,
-        "mutation",
-        "users:create",
-        json!({"name": "a", "tokenIdentifier": "t"}),
-    )
-    .await?;
+    let server = ChatServer::start().await?;
+    let user = create_user(&server, "t").await?;
     for i in 0..2 {
         http(
             &server,
@@ -276,8 +231,7 @@ async fn a_new_page_subscriber_does_not_share_a_grown_page() -> anyhow::Result<(
 /// server shutdown for the sessions' full 10 s grace period).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_with_many_queued_mutations_is_prompt() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let server = start_chat(dir.path()).await?;
+    let server = ChatServer::start().await?;
     let mut raw = Raw::connect_session(&server, "5e55104e-0000-4000-8000-000000000400").await?;
     for request_id in 0..400u32 {
         raw.send(
@@ -306,9 +260,8 @@ async fn shutdown_with_many_queued_mutations_is_prompt() -> anyhow::Result<()> {
 /// wiped under an open page) connects to a fresh database and is served.
 #[tokio::test]
 async fn a_fresh_database_accepts_clients_that_saw_earlier_timestamps() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
     let earlier = convex_rs::store::wall_clock_nanos();
-    let server = start_chat(dir.path()).await?;
+    let server = ChatServer::start().await?;
     let mut raw = Raw::connect(&server).await?;
     raw.send(
         json!({"type":"Connect","sessionId":"f7e5f7e5-0000-4000-8000-000000000001",
@@ -335,8 +288,7 @@ async fn a_fresh_database_accepts_clients_that_saw_earlier_timestamps() -> anyho
 async fn a_dropped_server_leaves_no_tasks_behind() -> anyhow::Result<()> {
     let metrics = tokio::runtime::Handle::current().metrics();
     let before = metrics.num_alive_tasks();
-    let dir = tempfile::tempdir()?;
-    let server = start_chat(dir.path()).await?;
+    let server = ChatServer::start().await?;
     let addr = server.local_addr();
     let mut raw = Raw::connect_session(&server, "d70bbed0-0000-4000-8000-000000000001").await?;
     drop(server);
