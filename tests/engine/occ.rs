@@ -9,11 +9,12 @@ use serde_json::{Value as Json, json};
 
 use crate::common;
 
-fn fields(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+/// The fields of a bank account document.
+fn account_fields(owner: f64, balance: f64) -> BTreeMap<String, Value> {
+    BTreeMap::from([
+        ("owner".to_string(), Value::Float64(owner)),
+        ("balance".to_string(), Value::Float64(balance)),
+    ])
 }
 
 async fn seeded_bank(accounts: f64) -> anyhow::Result<(TestBackend, Store)> {
@@ -42,14 +43,7 @@ async fn concurrent_writers_of_one_document_conflict() -> anyhow::Result<()> {
     let b = store.begin();
     for tx in [&a, &b] {
         let acc = account(tx, 0.0).await?;
-        tx.replace(
-            acc.id,
-            fields(&[
-                ("owner", Value::Float64(0.0)),
-                ("balance", Value::Float64(1.0)),
-            ]),
-        )
-        .await?;
+        tx.replace(acc.id, account_fields(0.0, 1.0)).await?;
     }
     store.commit(a).await?;
     match store.commit(b).await {
@@ -65,23 +59,9 @@ async fn disjoint_reads_and_writes_do_not_conflict() -> anyhow::Result<()> {
     let a = store.begin();
     let b = store.begin();
     let acc0 = account(&a, 0.0).await?;
-    a.replace(
-        acc0.id,
-        fields(&[
-            ("owner", Value::Float64(0.0)),
-            ("balance", Value::Float64(1.0)),
-        ]),
-    )
-    .await?;
+    a.replace(acc0.id, account_fields(0.0, 1.0)).await?;
     let acc1 = account(&b, 1.0).await?;
-    b.replace(
-        acc1.id,
-        fields(&[
-            ("owner", Value::Float64(1.0)),
-            ("balance", Value::Float64(2.0)),
-        ]),
-    )
-    .await?;
+    b.replace(acc1.id, account_fields(1.0, 2.0)).await?;
     store.commit(a).await?;
     store.commit(b).await?;
     Ok(())
@@ -103,13 +83,7 @@ async fn range_reads_conflict_with_phantom_inserts_only_inside_the_range() -> an
                 .collect()
                 .await?;
             // Write something unrelated so the transaction has to be validated.
-            tx.insert(
-                accounts,
-                fields(&[
-                    ("owner", Value::Float64(1000.0 + lo)),
-                    ("balance", Value::Float64(0.0)),
-                ]),
-            )?;
+            tx.insert(accounts, account_fields(1000.0 + lo, 0.0))?;
             anyhow::Ok((tx, seen.len()))
         }
     };
@@ -117,13 +91,7 @@ async fn range_reads_conflict_with_phantom_inserts_only_inside_the_range() -> an
     assert_eq!(n, 3);
     let (outside, _) = reader(20.0, 30.0).await?;
     let writer = store.begin();
-    writer.insert(
-        accounts,
-        fields(&[
-            ("owner", Value::Float64(5.0)),
-            ("balance", Value::Float64(0.0)),
-        ]),
-    )?;
+    writer.insert(accounts, account_fields(5.0, 0.0))?;
     store.commit(writer).await?;
     assert!(
         matches!(
@@ -143,42 +111,18 @@ async fn take_records_only_what_it_examined() -> anyhow::Result<()> {
     let tx = store.begin();
     let first = Query::<Document>::new(&tx, "accounts").first().await?;
     assert!(first.is_some());
-    tx.insert(
-        accounts,
-        fields(&[
-            ("owner", Value::Float64(99.0)),
-            ("balance", Value::Float64(0.0)),
-        ]),
-    )?;
+    tx.insert(accounts, account_fields(99.0, 0.0))?;
     // A later insert lands after the first document in creation order: no conflict.
     let other = store.begin();
-    other.insert(
-        accounts,
-        fields(&[
-            ("owner", Value::Float64(98.0)),
-            ("balance", Value::Float64(0.0)),
-        ]),
-    )?;
+    other.insert(accounts, account_fields(98.0, 0.0))?;
     store.commit(other).await?;
     store.commit(tx).await?;
     // But a full scan does conflict with an insert.
     let tx = store.begin();
     Query::<Document>::new(&tx, "accounts").collect().await?;
-    tx.insert(
-        accounts,
-        fields(&[
-            ("owner", Value::Float64(97.0)),
-            ("balance", Value::Float64(0.0)),
-        ]),
-    )?;
+    tx.insert(accounts, account_fields(97.0, 0.0))?;
     let other = store.begin();
-    other.insert(
-        accounts,
-        fields(&[
-            ("owner", Value::Float64(96.0)),
-            ("balance", Value::Float64(0.0)),
-        ]),
-    )?;
+    other.insert(accounts, account_fields(96.0, 0.0))?;
     store.commit(other).await?;
     assert!(matches!(
         store.commit(tx).await,
