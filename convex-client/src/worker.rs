@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use crate::backoff::Backoff;
 use crate::error::ClientError;
@@ -77,10 +77,15 @@ pub(crate) async fn open_socket(config: Arc<Config>) -> Result<Ws, String> {
     request
         .headers_mut()
         .insert("Convex-Client", config.client_id.clone());
-    let (ws, response) = timeout(config.inactivity_timeout, connect_async(request))
-        .await
-        .map_err(|_| format!("timed out after {:?}", config.inactivity_timeout))?
-        .map_err(|e| e.to_string())?;
+    let (ws, response) = timeout(
+        config.inactivity_timeout,
+        // `true` disables Nagle's algorithm: small frames leave at once
+        // instead of waiting for the server's delayed ACK.
+        connect_async_with_config(request, None, true),
+    )
+    .await
+    .map_err(|_| format!("timed out after {:?}", config.inactivity_timeout))?
+    .map_err(|e| e.to_string())?;
     let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok());
     if let (Some(state), Some(message)) = (
         header("x-convex-deprecation-state"),

@@ -4,6 +4,7 @@
 mod bad_input;
 mod common;
 mod http;
+mod latency;
 mod official_client;
 mod our_client;
 mod raw_protocol;

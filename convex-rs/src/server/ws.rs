@@ -71,14 +71,14 @@ async fn serve_socket(state: AppState, socket: WebSocket) {
         loop {
             tokio::select! {
                 message = out_rx.recv() => match message {
-                    Some(Outgoing::Text(text)) => {
-                        if sink.send(Message::Text(text.into())).await.is_err() {
+                    Some(Outgoing::Frames(frames)) => {
+                        // Stop after a write error or a Close sent from the queue.
+                        if !matches!(send_frames(&mut sink, frames, &mut out_rx).await, Ok(false)) {
                             break;
                         }
                     }
                     Some(Outgoing::Close(frame)) => {
-                        let frame = frame.map(|(code, reason)| CloseFrame { code, reason: reason.into() });
-                        let _ = sink.send(Message::Close(frame)).await;
+                        let _ = sink.send(close_message(frame)).await;
                         break;
                     }
                     None => {
@@ -98,4 +98,43 @@ async fn serve_socket(state: AppState, socket: WebSocket) {
     writer.await;
     reader.abort();
     let _ = session.await;
+}
+
+fn close_message(frame: Option<(u16, String)>) -> Message {
+    Message::Close(frame.map(|(code, reason)| CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// Writes `frames` and every batch already waiting behind them, then flushes
+/// once: frames produced together leave together instead of as separate
+/// small writes. Returns whether a Close was among them.
+async fn send_frames<S>(
+    sink: &mut S,
+    frames: Vec<String>,
+    queue: &mut mpsc::Receiver<Outgoing>,
+) -> Result<bool, axum::Error>
+where
+    S: futures::Sink<Message, Error = axum::Error> + Unpin,
+{
+    let mut next = Some(Outgoing::Frames(frames));
+    let mut closed = false;
+    while let Some(outgoing) = next.take() {
+        match outgoing {
+            Outgoing::Frames(frames) => {
+                for frame in frames {
+                    sink.feed(Message::Text(frame.into())).await?;
+                }
+            }
+            Outgoing::Close(frame) => {
+                sink.feed(close_message(frame)).await?;
+                closed = true;
+                break;
+            }
+        }
+        next = queue.try_recv().ok();
+    }
+    sink.flush().await?;
+    Ok(closed)
 }

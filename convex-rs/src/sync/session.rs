@@ -43,8 +43,10 @@ pub enum Incoming {
 /// What the session asks the transport to do.
 #[derive(Debug, PartialEq)]
 pub enum Outgoing {
-    /// Send a text frame.
-    Text(String),
+    /// Send these text frames, in order, and flush them together: frames one
+    /// step of the session produced (a `MutationResponse` and its
+    /// `Transition`) leave in as few TCP segments as possible.
+    Frames(Vec<String>),
     /// Close the socket; `None` closes without a status code.
     Close(Option<(u16, String)>),
 }
@@ -147,6 +149,8 @@ struct Session {
     /// write (protocol §8).
     mutations_in_flight: usize,
     last_sent: Instant,
+    /// Frames produced by the current step, delivered together at its end.
+    outbox: Vec<String>,
     mutations: mpsc::Sender<MutationJob>,
     completions_tx: mpsc::Sender<Completion>,
     actions: Arc<tokio::sync::Semaphore>,
@@ -200,6 +204,7 @@ pub async fn run_session(
         transition_due: None,
         mutations_in_flight: 0,
         last_sent: Instant::now(),
+        outbox: Vec::new(),
         mutations,
         completions_tx,
     };
@@ -209,16 +214,17 @@ pub async fn run_session(
     let end = loop {
         let step = tokio::select! {
             frame = incoming.recv() => match frame {
-                Some(Incoming::Text(text)) => session.handle_text(&text).await,
+                Some(Incoming::Text(text)) => session.handle_text(&text),
                 Some(Incoming::Binary) => Err(End::Fatal("binary frames are not part of the protocol".into())),
                 None => Err(End::ClientGone),
             },
-            Some(completion) = completions.recv() => session.complete(completion).await,
-            () = notify.notified() => session.flush().await,
-            _ = ping.tick() => session.keep_alive().await,
+            Some(completion) = completions.recv() => session.complete(completion),
+            () = notify.notified() => session.flush(),
+            _ = ping.tick() => session.keep_alive(),
             _ = shutdown.changed() => break None,
         };
-        if let Err(end) = step {
+        let delivered = session.deliver().await;
+        if let Err(end) = step.and(delivered) {
             break Some(end);
         }
     };
@@ -235,7 +241,9 @@ pub async fn run_session(
         Some(End::Fatal(error)) => {
             let _ = session
                 .out
-                .send(text(&ServerMessage::FatalError { error }))
+                .send(Outgoing::Frames(vec![text(&ServerMessage::FatalError {
+                    error,
+                })]))
                 .await;
             Some(Outgoing::Close(None))
         }
@@ -252,7 +260,10 @@ pub async fn run_session(
                 base_version,
                 auth_update_attempted: true,
             };
-            let _ = session.out.send(text(&message)).await;
+            let _ = session
+                .out
+                .send(Outgoing::Frames(vec![text(&message)]))
+                .await;
             Some(Outgoing::Close(None))
         }
     };
@@ -261,10 +272,10 @@ pub async fn run_session(
     }
 }
 
-fn text(message: &ServerMessage) -> Outgoing {
-    Outgoing::Text(serde_json::to_string(message).unwrap_or_else(|e| {
+fn text(message: &ServerMessage) -> String {
+    serde_json::to_string(message).unwrap_or_else(|e| {
         format!(r#"{{"type":"FatalError","error":"could not encode a message: {e}"}}"#)
-    }))
+    })
 }
 
 async fn mutation_worker(
@@ -293,23 +304,33 @@ async fn mutation_worker(
 }
 
 impl Session {
-    async fn send(&mut self, message: &ServerMessage) -> Result<(), End> {
+    /// Queues a message; it leaves with the rest of this step's frames.
+    fn send(&mut self, message: &ServerMessage) {
         tracing::trace!(?message, "sync message to client");
         self.last_sent = Instant::now();
+        self.outbox.push(text(message));
+    }
+
+    /// Hands this step's frames to the transport as one batch.
+    async fn deliver(&mut self) -> Result<(), End> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        let frames = std::mem::take(&mut self.outbox);
         self.out
-            .send(text(message))
+            .send(Outgoing::Frames(frames))
             .await
             .map_err(|_| End::ClientGone)
     }
 
-    async fn keep_alive(&mut self) -> Result<(), End> {
+    fn keep_alive(&mut self) -> Result<(), End> {
         if self.last_sent.elapsed() >= self.config.ping_interval {
-            self.send(&ServerMessage::Ping).await?;
+            self.send(&ServerMessage::Ping);
         }
         Ok(())
     }
 
-    async fn handle_text(&mut self, text: &str) -> Result<(), End> {
+    fn handle_text(&mut self, text: &str) -> Result<(), End> {
         tracing::trace!(message = %text, "sync message from client");
         let message: ClientMessage = serde_json::from_str(text)
             .map_err(|e| End::Fatal(format!("could not parse the client message: {e}")))?;
@@ -349,7 +370,7 @@ impl Session {
                 modifications,
             } => {
                 self.modify_query_set(base_version, new_version, modifications)?;
-                self.flush().await
+                self.flush()
             }
             ClientMessage::Mutation {
                 request_id,
@@ -427,7 +448,7 @@ impl Session {
                 match token_type {
                     TokenType::None => {
                         self.change_identity(Identity::Unauthenticated);
-                        self.flush().await
+                        self.flush()
                     }
                     TokenType::User | TokenType::Admin => Err(End::Auth {
                         error: "InvalidAuthHeader: this deployment has no auth providers configured, so tokens cannot be verified".into(),
@@ -554,7 +575,7 @@ impl Session {
         });
     }
 
-    async fn complete(&mut self, completion: Completion) -> Result<(), End> {
+    fn complete(&mut self, completion: Completion) -> Result<(), End> {
         let (request_id, outcome, is_mutation) = match completion {
             Completion::Mutation {
                 request_id,
@@ -584,8 +605,7 @@ impl Session {
                 ts,
                 log_lines,
                 error_data,
-            })
-            .await?;
+            });
             // Every mutation is followed by a Transition (an empty one if
             // nothing changed): the JS client resolves a successful mutation on
             // the first Transition at or after its timestamp, and the official
@@ -593,7 +613,7 @@ impl Session {
             let due = ts.map_or(self.sent.ts.0, |Ts(ts)| ts);
             self.transition_due = Some(self.transition_due.map_or(due, |t| t.max(due)));
             self.hub.notify_at(due, &self.notify);
-            self.flush().await
+            self.flush()
         } else {
             self.send(&ServerMessage::ActionResponse {
                 request_id,
@@ -601,8 +621,8 @@ impl Session {
                 result,
                 log_lines,
                 error_data,
-            })
-            .await
+            });
+            Ok(())
         }
     }
 
@@ -646,7 +666,7 @@ impl Session {
     }
 
     /// Sends a Transition if the client's view can move forward.
-    async fn flush(&mut self) -> Result<(), End> {
+    fn flush(&mut self) -> Result<(), End> {
         if !self.connected || self.mutations_in_flight > 0 {
             return Ok(());
         }
@@ -768,7 +788,8 @@ impl Session {
             server_ts: crate::store::wall_clock_nanos(),
         };
         self.sent = end;
-        self.send(&message).await
+        self.send(&message);
+        Ok(())
     }
 
     fn release(&self, sub: &Subscribed) {
