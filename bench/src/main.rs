@@ -11,10 +11,10 @@
 
 mod cpu;
 mod items;
-mod measure;
 mod raw;
 mod workloads;
-mod zipf;
+
+use convex_bench::{measure, zipf};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
