@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::index_key::index_key;
 use super::persistence::{CommitWrites, DocumentWrite, IndexWrite};
+use super::revision_cache::RevisionCache;
 use super::transaction::{PendingCommit, PendingWrite};
 use super::write_log::{Invalid, WriteLog};
 use super::{Catalog, CommitError, CommitInfo, Persistence, wall_clock_nanos};
@@ -72,6 +73,7 @@ pub(crate) struct Committer {
     log: WriteLog,
     durable: watch::Sender<u64>,
     published: broadcast::Sender<Arc<CommitInfo>>,
+    revisions: Arc<RevisionCache>,
 }
 
 impl Committer {
@@ -82,6 +84,7 @@ impl Committer {
         durable: watch::Sender<u64>,
         published: broadcast::Sender<Arc<CommitInfo>>,
         counters: Arc<CommitCounters>,
+        revisions: Arc<RevisionCache>,
     ) -> Self {
         Committer {
             counters,
@@ -91,6 +94,7 @@ impl Committer {
             log: WriteLog::new(last_ts, WRITE_LOG_ENTRIES),
             durable,
             published,
+            revisions,
         }
     }
 
@@ -170,6 +174,14 @@ impl Committer {
                 self.counters
                     .transactions
                     .fetch_add(accepted.len() as u64, Ordering::Relaxed);
+                // Before the timestamp is published: no reader's snapshot
+                // may include a write the revision cache does not show.
+                for commit in &writes {
+                    for d in &commit.documents {
+                        self.revisions
+                            .record_commit(d.id, commit.ts, d.document.as_ref());
+                    }
+                }
                 self.durable.send_replace(self.last_ts);
                 for (reply, info) in accepted {
                     let ts = info.ts;

@@ -20,6 +20,7 @@ mod error;
 mod index_key;
 mod persistence;
 mod read_set;
+mod revision_cache;
 pub mod sqlite;
 mod transaction;
 mod write_log;
@@ -45,6 +46,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::schema::Schema;
 pub use committer::CommitStats;
 use committer::{CommitCounters, CommitRequest, Committer, CommitterMessage};
+use revision_cache::RevisionCache;
 
 /// Handle to an open store. Cheap to clone.
 #[derive(Clone)]
@@ -60,6 +62,8 @@ struct StoreInner {
     published: broadcast::Sender<Arc<CommitInfo>>,
     limits: TransactionLimits,
     commit_counters: Arc<CommitCounters>,
+    /// Newest revisions of recently used documents (point reads skip SQLite).
+    revisions: Arc<RevisionCache>,
     /// Bits of the last `_creationTime` handed out (an f64), so creation times strictly increase.
     last_creation_time: AtomicU64,
 }
@@ -76,6 +80,8 @@ impl std::fmt::Debug for Store {
 const COMMIT_QUEUE: usize = 4096;
 /// Commits kept for subscribers that fall behind.
 const PUBLISH_CAPACITY: usize = 4096;
+/// Documents whose newest revision is kept in memory.
+const REVISION_CACHE_DOCUMENTS: usize = 50_000;
 
 impl Store {
     /// Opens (or creates) a SQLite store and brings its catalog in line with `schema`:
@@ -102,6 +108,7 @@ impl Store {
         let (published, _) = broadcast::channel(PUBLISH_CAPACITY);
         let (commits, requests) = mpsc::channel(COMMIT_QUEUE);
         let commit_counters = Arc::new(CommitCounters::default());
+        let revisions = Arc::new(RevisionCache::new(REVISION_CACHE_DOCUMENTS));
         let committer = Committer::new(
             persistence.clone(),
             catalog.clone(),
@@ -109,6 +116,7 @@ impl Store {
             durable_tx,
             published.clone(),
             commit_counters.clone(),
+            revisions.clone(),
         );
         tokio::spawn(committer.run(requests));
         Ok(Store {
@@ -120,6 +128,7 @@ impl Store {
                 published,
                 limits: TransactionLimits::default(),
                 commit_counters,
+                revisions,
                 last_creation_time: AtomicU64::new(0f64.to_bits()),
             }),
         })
@@ -240,6 +249,10 @@ impl Store {
 
     pub(crate) fn persistence(&self) -> &Arc<dyn Persistence> {
         &self.inner.persistence
+    }
+
+    pub(crate) fn revisions(&self) -> &RevisionCache {
+        &self.inner.revisions
     }
 }
 

@@ -103,6 +103,7 @@ const MAX_ROWS_PER_STATEMENT: usize = 128;
 pub struct SqlitePersistence {
     writer: Mutex<Option<SqliteConnection>>,
     readers: SqlitePool,
+    checkpointer: Checkpointer,
     _temp: Option<TempDir>,
 }
 
@@ -155,7 +156,9 @@ impl SqlitePersistence {
             &base
                 .clone()
                 .create_if_missing(true)
-                .synchronous(synchronous),
+                .synchronous(synchronous)
+                // Checkpoints run on their own connection (see `Checkpointer`).
+                .pragma("wal_autocheckpoint", "0"),
         )
         .await?;
         for sql in SCHEMA_SQL {
@@ -164,28 +167,18 @@ impl SqlitePersistence {
         let readers = SqlitePoolOptions::new()
             .max_connections(config.readers.max(1))
             .min_connections(1)
-            .connect_with(base.read_only(true))
+            .connect_with(base.clone().read_only(true))
             .await?;
+        let checkpointer = Checkpointer::start(
+            SqliteConnection::connect_with(&base.synchronous(synchronous)).await?,
+        );
         Ok(SqlitePersistence {
             writer: Mutex::new(Some(writer)),
+            checkpointer,
             readers,
             _temp: temp,
         })
     }
-}
-
-fn insert_documents_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO documents (id, ts, table_number, value, deleted, prev_ts) VALUES ",
-    );
-    for i in 0..rows {
-        sql.push_str(if i == 0 {
-            "(?,?,?,?,?,?)"
-        } else {
-            ",(?,?,?,?,?,?)"
-        });
-    }
-    sql
 }
 
 fn insert_index_sql(rows: usize) -> String {
@@ -219,13 +212,136 @@ fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
     })
 }
 
-struct DocRow {
-    id: Vec<u8>,
-    ts: i64,
-    table: i64,
-    value: Option<Vec<u8>>,
-    deleted: bool,
-    prev_ts: Option<i64>,
+/// How often the WAL is checkpointed into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Copies the WAL back into the database file from its own connection, so
+/// a group commit never waits for a checkpoint (SQLite's automatic one
+/// runs inside the commit that crosses 1000 pages, fsyncs included). A
+/// PASSIVE checkpoint never blocks the writer or readers; the writer
+/// restarts the WAL from its start once everything is copied back.
+struct Checkpointer {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Checkpointer {
+    fn start(mut conn: SqliteConnection) -> Checkpointer {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => break,
+                }
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&mut conn)
+                    .await
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; retrying later");
+                }
+            }
+            if let Err(e) = conn.close().await {
+                tracing::warn!(error = %e, "closing the SQLite checkpoint connection failed");
+            }
+        });
+        Checkpointer {
+            stop,
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    async fn stop(&self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.lock().await.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// One group commit: BEGIN, the document revisions and index entries (each
+/// set a JSON array expanded by `json_each`, so the statement text is the
+/// same for every batch size and stays prepared), the newest timestamp, COMMIT.
+const WRITE_BATCH_SQL: &str = "BEGIN IMMEDIATE; \
+     INSERT INTO documents (id, ts, table_number, value, deleted, prev_ts) \
+     SELECT unhex(value ->> 0), value ->> 1, value ->> 2, unhex(value ->> 3), value ->> 4, value ->> 5 \
+     FROM json_each(?1); \
+     INSERT OR REPLACE INTO index_entries (index_id, key, ts, deleted, doc_id) \
+     SELECT value ->> 0, unhex(value ->> 1), value ->> 2, value ->> 3, unhex(value ->> 4) \
+     FROM json_each(?2); \
+     INSERT INTO convex_meta (key, value) VALUES ('max_ts', ?3) \
+     ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.value > value; \
+     COMMIT";
+
+/// A batch's rows as the JSON arrays [`WRITE_BATCH_SQL`] reads.
+struct BatchRows {
+    documents: String,
+    index: String,
+    max_ts: i64,
+}
+
+impl BatchRows {
+    fn of(batch: &[CommitWrites]) -> BatchRows {
+        use std::fmt::Write as _;
+        let mut documents = String::from("[");
+        let mut index = String::from("[");
+        let mut max_ts = 0;
+        for commit in batch {
+            let ts = ts_i64(commit.ts);
+            max_ts = max_ts.max(ts);
+            for d in &commit.documents {
+                if documents.len() > 1 {
+                    documents.push(',');
+                }
+                documents.push_str("[\"");
+                push_hex(&mut documents, &d.id.internal.0);
+                let _ = write!(documents, "\",{ts},{},", d.id.table.0);
+                match &d.document {
+                    Some(doc) => {
+                        documents.push('"');
+                        push_hex(&mut documents, &doc.encode_body());
+                        documents.push_str("\",0,");
+                    }
+                    None => documents.push_str("null,1,"),
+                }
+                match d.prev_ts {
+                    Some(prev) => {
+                        let _ = write!(documents, "{}]", ts_i64(prev));
+                    }
+                    None => documents.push_str("null]"),
+                }
+            }
+            for i in &commit.index {
+                if index.len() > 1 {
+                    index.push(',');
+                }
+                let _ = write!(index, "[{},\"", i.index.0);
+                push_hex(&mut index, &i.key);
+                let _ = write!(index, "\",{ts},{},\"", u8::from(i.deleted));
+                push_hex(&mut index, &i.doc.0);
+                index.push_str("\"]");
+            }
+        }
+        documents.push(']');
+        index.push(']');
+        BatchRows {
+            documents,
+            index,
+            max_ts,
+        }
+    }
+}
+
+/// Appends `bytes` as upper-case hex (what SQLite's `unhex` reads).
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xF)]));
+    }
 }
 
 struct IndexRow {
@@ -234,30 +350,6 @@ struct IndexRow {
     ts: i64,
     deleted: bool,
     doc: Vec<u8>,
-}
-
-async fn insert_document_rows(
-    conn: &mut SqliteConnection,
-    rows: &[DocRow],
-) -> Result<(), StoreError> {
-    let mut rest = rows;
-    for size in chunk_sizes(rows.len()) {
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        let sql = insert_documents_sql(size);
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for r in chunk {
-            query = query
-                .bind(r.id.clone())
-                .bind(r.ts)
-                .bind(r.table)
-                .bind(r.value.clone())
-                .bind(r.deleted)
-                .bind(r.prev_ts);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 async fn insert_index_rows(
@@ -447,42 +539,24 @@ impl Persistence for SqlitePersistence {
     }
 
     async fn write(&self, batch: &[CommitWrites]) -> Result<(), StoreError> {
-        let mut doc_rows = Vec::new();
-        let mut index_rows = Vec::new();
-        let mut max_ts = 0;
-        for commit in batch {
-            let ts = ts_i64(commit.ts);
-            max_ts = max_ts.max(ts);
-            for d in &commit.documents {
-                doc_rows.push(DocRow {
-                    id: d.id.internal.0.to_vec(),
-                    ts,
-                    table: i64::from(d.id.table.0),
-                    value: d.document.as_ref().map(Document::encode_body),
-                    deleted: d.document.is_none(),
-                    prev_ts: d.prev_ts.map(ts_i64),
-                });
-            }
-            for i in &commit.index {
-                index_rows.push(IndexRow {
-                    index: i64::from(i.index.0),
-                    key: i.key.clone(),
-                    ts,
-                    deleted: i.deleted,
-                    doc: i.doc.0.to_vec(),
-                });
-            }
-        }
+        let rows = BatchRows::of(batch);
         let mut guard = self.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        let mut tx = conn.begin().await?;
-        insert_document_rows(&mut tx, &doc_rows).await?;
-        insert_index_rows(&mut tx, &index_rows).await?;
-        sqlx::query("INSERT INTO convex_meta (key, value) VALUES ('max_ts', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.value > value")
-            .bind(max_ts)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        // The whole group commit is one statement list sent to the writer's
+        // thread at once, so a batch costs one hop, not one per statement.
+        let written = sqlx::query(WRITE_BATCH_SQL)
+            .bind(rows.documents)
+            .bind(rows.index)
+            .bind(rows.max_ts)
+            .execute(&mut *conn)
+            .await;
+        if let Err(e) = written {
+            // A statement failed after BEGIN: undo the partial batch. (If
+            // BEGIN itself failed there is nothing to roll back and this
+            // errors harmlessly.)
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(e.into());
+        }
         Ok(())
     }
 
@@ -572,6 +646,7 @@ impl Persistence for SqlitePersistence {
     }
 
     async fn close(&self) {
+        self.checkpointer.stop().await;
         let writer = self.writer.lock().await.take();
         if let Some(conn) = writer
             && let Err(e) = conn.close().await

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::index_key::index_key;
+use super::persistence::Revision;
 use super::read_set::successor;
+use super::revision_cache::CachedRevision;
 use super::{Document, IndexId, IndexMeta, KeyInterval, Order, ReadSet, Store, StoreError};
 use crate::value::{DocumentId, InternalId, TableNumber, Value, check_document};
 
@@ -232,11 +234,30 @@ impl Transaction {
                 return Ok(Some((None, write.new.clone())));
             }
         }
-        let revision = self
-            .store
-            .persistence()
-            .get(id.table, id.internal, self.snapshot)
-            .await?;
+        let revision = match self.store.revisions().get(id, self.snapshot) {
+            Some(cached) => Some(Revision {
+                ts: cached.ts,
+                document: cached.document.filter(|doc| doc.id == id),
+            }),
+            None => {
+                let stored = self
+                    .store
+                    .persistence()
+                    .get(id.table, id.internal, self.snapshot)
+                    .await?;
+                if let Some(rev) = &stored {
+                    self.store.revisions().fill(
+                        id,
+                        self.snapshot,
+                        &CachedRevision {
+                            ts: rev.ts,
+                            document: rev.document.clone(),
+                        },
+                    );
+                }
+                stored
+            }
+        };
         match revision {
             Some(rev) => {
                 if let Some(doc) = &rev.document {
@@ -515,6 +536,17 @@ impl IndexScan<'_> {
                 .await?
         };
         let full = stored.len() == limit;
+        let revisions = self.tx.store.revisions();
+        for entry in &stored {
+            revisions.fill(
+                entry.document.id,
+                self.tx.snapshot,
+                &CachedRevision {
+                    ts: entry.ts,
+                    document: Some(entry.document.clone()),
+                },
+            );
+        }
         // The part of `remaining` this page fully accounts for.
         let covered = match (full, stored.last()) {
             (true, Some(last)) => match self.order {
