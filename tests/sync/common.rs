@@ -100,9 +100,26 @@ impl Raw {
         Ok(Raw { socket })
     }
 
+    /// The first socket of `session`.
     pub async fn connect_session(server: &Server, session: &str) -> anyhow::Result<Raw> {
+        Raw::reconnect_session(server, session, 0).await
+    }
+
+    /// A later socket of `session`, as clients reconnect: `connectionCount`
+    /// counts the sockets opened before (protocol §2), which tells the server
+    /// that earlier mutations may be re-sent.
+    pub async fn reconnect_session(
+        server: &Server,
+        session: &str,
+        connection_count: u32,
+    ) -> anyhow::Result<Raw> {
+        let reason = if connection_count == 0 {
+            "InitialConnect"
+        } else {
+            "ClosedByClient"
+        };
         let mut raw = Raw::connect(server).await?;
-        raw.send(json!({"type":"Connect","sessionId":session,"connectionCount":0,"lastCloseReason":"InitialConnect","clientTs":0})).await?;
+        raw.send(json!({"type":"Connect","sessionId":session,"connectionCount":connection_count,"lastCloseReason":reason,"clientTs":0})).await?;
         Ok(raw)
     }
 

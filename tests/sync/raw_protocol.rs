@@ -147,7 +147,7 @@ async fn a_mutation_resent_after_the_socket_dies_runs_once() -> anyhow::Result<(
             tokio::time::sleep(std::time::Duration::from_millis(u64::from(round))).await;
         }
         drop(first);
-        let mut second = Raw::connect_session(&server, &session).await?;
+        let mut second = Raw::reconnect_session(&server, &session, 1).await?;
         second.send(mutation).await?;
         let r = second.recv().await?;
         assert_eq!(r["type"], "MutationResponse");

@@ -24,6 +24,11 @@ pub struct RequestKey {
     pub session: String,
     /// The request id within the session.
     pub request: u32,
+    /// Whether an earlier socket of the session may have sent this request
+    /// already (the socket is a reconnect). When false the mutation log is
+    /// not consulted, saving a read per mutation; the result is recorded
+    /// either way, for re-sends after a later reconnect.
+    pub may_be_resent: bool,
 }
 
 /// Who is calling, which decides whether internal functions are visible.
@@ -346,7 +351,7 @@ impl Runner {
                 (Some(gate.read().await), None)
             };
             let tx = self.inner.store.begin();
-            if let Some(request) = &request {
+            if let Some(request) = request.as_ref().filter(|r| r.may_be_resent) {
                 match recorded_result(&tx, request).await {
                     Ok(Some(value)) => {
                         return FunctionOutcome {

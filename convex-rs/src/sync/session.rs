@@ -132,6 +132,9 @@ struct Session {
     notify: Arc<Notify>,
     config: SessionConfig,
     connected: bool,
+    /// The client said this is not its session's first socket
+    /// (`connectionCount > 0`), so it may re-send earlier mutations.
+    reconnected: bool,
     session_id: String,
     clock_skew: i64,
     sent: StateVersion,
@@ -192,6 +195,7 @@ pub async fn run_session(
         actions: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_actions)),
         config,
         connected: false,
+        reconnected: false,
         session_id: String::new(),
         clock_skew: 0,
         sent: StateVersion::default(),
@@ -342,6 +346,7 @@ impl Session {
         match message {
             ClientMessage::Connect {
                 session_id,
+                connection_count,
                 max_observed_timestamp,
                 client_ts,
                 ..
@@ -358,6 +363,7 @@ impl Session {
                     )));
                 }
                 self.connected = true;
+                self.reconnected = connection_count > 0;
                 self.session_id = session_id;
                 if let Some(client_ts) = client_ts {
                     self.clock_skew = (client_ts - now_ms()) as i64;
@@ -386,6 +392,7 @@ impl Session {
                     key: Some(RequestKey {
                         session: self.session_id.clone(),
                         request: request_id,
+                        may_be_resent: self.reconnected,
                     }),
                 };
                 match self.mutations.try_send(job) {
