@@ -245,6 +245,8 @@ async fn serve(
     };
     let server = Server::start(backend, listener, config).await?;
     println!("listening on http://{}", server.local_addr());
+    let data = std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone());
+    println!("data in {}", data.display());
     tracing::info!(data = %args.data.display(), "listening on http://{}", server.local_addr());
     if args.stop_on_stdin_eof {
         tokio::select! {

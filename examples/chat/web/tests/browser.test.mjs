@@ -27,6 +27,10 @@ const screenshotPath = resolve(
 );
 const TIMEOUT = 10_000;
 const SEEDED = 12;
+// Click "send" in one page -> the message shows in another: a functional
+// bound with a wide margin (loopback, debug build), not a benchmark.
+const CLICK_TO_APPEAR_BOUND_MS = 250;
+const CLICK_TO_APPEAR_ROUNDS = 5;
 
 let server; // ChildProcess
 let serverLog = "";
@@ -278,6 +282,59 @@ test("a message sent from page A appears in page B without reload", async () => 
   assert.equal(await pageA.getByTestId("message-input").inputValue(), "");
 });
 
+test(`a sent message appears in another page within ${CLICK_TO_APPEAR_BOUND_MS} ms`, async () => {
+  // Two pages with direct websockets (page A's goes through the test's proxy).
+  const sender = pageB;
+  const receiver = await openPage("Carol");
+  try {
+    const samples = [];
+    for (let round = 0; round < CLICK_TO_APPEAR_ROUNDS; round++) {
+      const text = `timed ${round} ${Date.now()}`;
+      // The receiver stamps the moment the message is in its DOM; both pages
+      // run in one browser on one machine, so their clocks agree.
+      await receiver.evaluate((wanted) => {
+        window.__appearedAt = null;
+        const seen = () =>
+          [...document.querySelectorAll('[data-testid="message"]')].some(
+            (el) => el.textContent.includes(wanted),
+          );
+        const observer = new MutationObserver(() => {
+          if (seen()) {
+            window.__appearedAt = Date.now();
+            observer.disconnect();
+          }
+        });
+        observer.observe(document.body, {
+          subtree: true,
+          childList: true,
+          characterData: true,
+        });
+      }, text);
+      await sender.getByTestId("message-input").fill(text);
+      const clickedAt = await sender.evaluate(() => {
+        const at = Date.now();
+        document.querySelector('[data-testid="send"]').click();
+        return at;
+      });
+      await messages(receiver, text).waitFor({ timeout: TIMEOUT });
+      const appearedAt = await receiver.evaluate(() => window.__appearedAt);
+      assert.ok(appearedAt, "the receiver saw the message arrive");
+      samples.push(appearedAt - clickedAt);
+    }
+    samples.sort((a, b) => a - b);
+    const median = samples[Math.floor(samples.length / 2)];
+    console.log(
+      `click-to-appear in another page: median ${median} ms (samples ${samples.join(", ")} ms)`,
+    );
+    assert.ok(
+      median <= CLICK_TO_APPEAR_BOUND_MS,
+      `median click-to-appear ${median} ms exceeds ${CLICK_TO_APPEAR_BOUND_MS} ms`,
+    );
+  } finally {
+    await receiver.context().close();
+  }
+});
+
 test("the optimistic message shows before the server confirms", async () => {
   const text = `optimistic ${Date.now()}`;
   const confirmedBefore = await pageA.evaluate(
@@ -348,9 +405,9 @@ test("an empty message shows the EMPTY_BODY error inline", async () => {
 });
 
 test("the history panel pages with load more", async () => {
-  // The first page keeps its range, so it grew from 10 to 12 with the two
-  // messages sent above; "load more" brings the last two seeded ones.
-  const total = SEEDED + 2;
+  // The first page keeps its range, so it grew from 10 by every message sent
+  // above (two, plus the timed ones); "load more" brings the last two seeded.
+  const total = SEEDED + 2 + CLICK_TO_APPEAR_ROUNDS;
   const items = pageB.getByTestId("history-item");
   await pageB.waitForFunction(
     (n) =>
