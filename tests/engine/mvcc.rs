@@ -140,3 +140,76 @@ async fn commit_timestamps_strictly_increase_and_creation_times_follow_insert_or
     assert_eq!(bodies, (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>());
     Ok(())
 }
+
+/// The ids under `by_token = token` at the transaction's snapshot.
+async fn by_token(
+    tx: &convex_rs::store::Transaction,
+    token: &str,
+) -> anyhow::Result<Vec<convex_rs::value::DocumentId>> {
+    let found = Query::<Document>::new(tx, "users")
+        .with_index(
+            "by_token",
+            convex_rs::query::IndexRange::new().eq("tokenIdentifier", token.to_string()),
+        )
+        .collect()
+        .await?;
+    Ok(found.into_iter().map(|d| d.id).collect())
+}
+
+/// Index lookups and point reads are served from memory when they can be
+/// (the store's range and revision caches); at every snapshot they must
+/// still see exactly that snapshot's members and revisions.
+#[tokio::test]
+async fn cached_index_lookups_follow_every_snapshot() -> anyhow::Result<()> {
+    use convex_rs::value::DocumentId;
+
+    let t = common::chat().await?;
+    let store = t.backend().store().clone();
+    let ada: String = user(&t, "ada").await?;
+    let ada = DocumentId::decode(&ada)?;
+    let a = store.begin_read();
+    assert_eq!(
+        by_token(&a, "tok|ada").await?,
+        vec![ada],
+        "fills the range at A"
+    );
+    assert_eq!(
+        by_token(&a, "tok|ada").await?,
+        vec![ada],
+        "served from memory"
+    );
+
+    // B: ada's token moves to another key.
+    let tx = store.begin();
+    tx.update(ada, |doc| {
+        let mut fields = doc.fields.clone();
+        fields.insert("tokenIdentifier".into(), Value::from("tok|other"));
+        Ok::<_, convex_rs::store::StoreError>(fields)
+    })
+    .await?;
+    let b_ts = store.commit(tx).await?;
+    // The old snapshot still sees the old members and the old revision
+    // (read first, so nothing newer is cached for these ranges yet).
+    assert_eq!(by_token(&a, "tok|other").await?, Vec::<DocumentId>::new());
+    assert_eq!(by_token(&a, "tok|ada").await?, vec![ada]);
+    let old = a.get(ada).await?.expect("ada at A");
+    assert_eq!(old.fields["tokenIdentifier"], Value::from("tok|ada"));
+    // What was read at A must not have become the latest answer.
+    let b = store.begin_read();
+    assert_eq!(by_token(&b, "tok|other").await?, vec![ada]);
+    assert_eq!(by_token(&b, "tok|ada").await?, Vec::<DocumentId>::new());
+    let current = b.get(ada).await?.expect("ada at B");
+    assert_eq!(current.fields["tokenIdentifier"], Value::from("tok|other"));
+
+    // C: ada is deleted.
+    let tx = store.begin();
+    tx.delete(ada).await?;
+    store.commit(tx).await?;
+    let c = store.begin_read();
+    assert_eq!(by_token(&c, "tok|other").await?, Vec::<DocumentId>::new());
+    assert!(c.get(ada).await?.is_none());
+    let at_b = store.begin_read_at(b_ts)?;
+    assert_eq!(by_token(&at_b, "tok|other").await?, vec![ada]);
+    assert!(at_b.get(ada).await?.is_some());
+    Ok(())
+}

@@ -31,6 +31,18 @@ pub struct RequestKey {
     pub may_be_resent: bool,
 }
 
+impl RequestKey {
+    /// The key of `request` in `session`, which may be a re-send (the log is
+    /// consulted).
+    pub fn new(session: impl Into<String>, request: u32) -> Self {
+        RequestKey {
+            session: session.into(),
+            request,
+            may_be_resent: true,
+        }
+    }
+}
+
 /// Who is calling, which decides whether internal functions are visible.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Caller {

@@ -14,10 +14,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::index_key::index_key;
 use super::persistence::{CommitWrites, DocumentWrite, IndexWrite};
-use super::revision_cache::RevisionCache;
 use super::transaction::{PendingCommit, PendingWrite};
 use super::write_log::{Invalid, WriteLog};
-use super::{Catalog, CommitError, CommitInfo, Persistence, wall_clock_nanos};
+use super::{Catalog, CommitError, CommitInfo, Persistence, ReadCaches, wall_clock_nanos};
 
 /// Most transactions written in one batch.
 const MAX_BATCH: usize = 1024;
@@ -73,7 +72,7 @@ pub(crate) struct Committer {
     log: WriteLog,
     durable: watch::Sender<u64>,
     published: broadcast::Sender<Arc<CommitInfo>>,
-    revisions: Arc<RevisionCache>,
+    caches: Arc<ReadCaches>,
 }
 
 impl Committer {
@@ -84,7 +83,7 @@ impl Committer {
         durable: watch::Sender<u64>,
         published: broadcast::Sender<Arc<CommitInfo>>,
         counters: Arc<CommitCounters>,
-        revisions: Arc<RevisionCache>,
+        caches: Arc<ReadCaches>,
     ) -> Self {
         Committer {
             counters,
@@ -94,7 +93,7 @@ impl Committer {
             log: WriteLog::new(last_ts, WRITE_LOG_ENTRIES),
             durable,
             published,
-            revisions,
+            caches,
         }
     }
 
@@ -175,11 +174,17 @@ impl Committer {
                     .transactions
                     .fetch_add(accepted.len() as u64, Ordering::Relaxed);
                 // Before the timestamp is published: no reader's snapshot
-                // may include a write the revision cache does not show.
+                // may include a write the caches do not show.
                 for commit in &writes {
                     for d in &commit.documents {
-                        self.revisions
+                        self.caches
+                            .revisions
                             .record_commit(d.id, commit.ts, d.document.as_ref());
+                    }
+                    for entry in &commit.index {
+                        self.caches
+                            .ranges
+                            .record_change(entry.index, &entry.key, commit.ts);
                     }
                 }
                 self.durable.send_replace(self.last_ts);

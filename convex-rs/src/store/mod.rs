@@ -17,6 +17,7 @@ mod catalog;
 mod committer;
 mod document;
 mod error;
+mod index_cache;
 mod index_key;
 mod persistence;
 mod read_set;
@@ -46,7 +47,17 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::schema::Schema;
 pub use committer::CommitStats;
 use committer::{CommitCounters, CommitRequest, Committer, CommitterMessage};
+use index_cache::IndexCache;
 use revision_cache::RevisionCache;
+
+/// What reads may answer from memory instead of SQLite; the committer keeps
+/// both up to date before it publishes a commit's timestamp.
+pub(crate) struct ReadCaches {
+    /// Newest revisions of recently used documents (point reads).
+    pub(crate) revisions: RevisionCache,
+    /// Members of small equality ranges of indexes (lookups).
+    pub(crate) ranges: IndexCache,
+}
 
 /// Handle to an open store. Cheap to clone.
 #[derive(Clone)]
@@ -62,8 +73,7 @@ struct StoreInner {
     published: broadcast::Sender<Arc<CommitInfo>>,
     limits: TransactionLimits,
     commit_counters: Arc<CommitCounters>,
-    /// Newest revisions of recently used documents (point reads skip SQLite).
-    revisions: Arc<RevisionCache>,
+    caches: Arc<ReadCaches>,
     /// Bits of the last `_creationTime` handed out (an f64), so creation times strictly increase.
     last_creation_time: AtomicU64,
 }
@@ -82,6 +92,8 @@ const COMMIT_QUEUE: usize = 4096;
 const PUBLISH_CAPACITY: usize = 4096;
 /// Documents whose newest revision is kept in memory.
 const REVISION_CACHE_DOCUMENTS: usize = 50_000;
+/// Index equality ranges whose members are kept in memory.
+const INDEX_CACHE_RANGES: usize = 50_000;
 
 impl Store {
     /// Opens (or creates) a SQLite store and brings its catalog in line with `schema`:
@@ -108,7 +120,10 @@ impl Store {
         let (published, _) = broadcast::channel(PUBLISH_CAPACITY);
         let (commits, requests) = mpsc::channel(COMMIT_QUEUE);
         let commit_counters = Arc::new(CommitCounters::default());
-        let revisions = Arc::new(RevisionCache::new(REVISION_CACHE_DOCUMENTS));
+        let caches = Arc::new(ReadCaches {
+            revisions: RevisionCache::new(REVISION_CACHE_DOCUMENTS),
+            ranges: IndexCache::new(INDEX_CACHE_RANGES),
+        });
         let committer = Committer::new(
             persistence.clone(),
             catalog.clone(),
@@ -116,7 +131,7 @@ impl Store {
             durable_tx,
             published.clone(),
             commit_counters.clone(),
-            revisions.clone(),
+            caches.clone(),
         );
         tokio::spawn(committer.run(requests));
         Ok(Store {
@@ -128,7 +143,7 @@ impl Store {
                 published,
                 limits: TransactionLimits::default(),
                 commit_counters,
-                revisions,
+                caches,
                 last_creation_time: AtomicU64::new(0f64.to_bits()),
             }),
         })
@@ -252,7 +267,11 @@ impl Store {
     }
 
     pub(crate) fn revisions(&self) -> &RevisionCache {
-        &self.inner.revisions
+        &self.inner.caches.revisions
+    }
+
+    pub(crate) fn index_ranges(&self) -> &IndexCache {
+        &self.inner.caches.ranges
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::index_key::index_key;
-use super::persistence::Revision;
+use super::persistence::{IndexEntry, Revision};
 use super::read_set::successor;
 use super::revision_cache::CachedRevision;
 use super::{Document, IndexId, IndexMeta, KeyInterval, Order, ReadSet, Store, StoreError};
@@ -234,30 +234,7 @@ impl Transaction {
                 return Ok(Some((None, write.new.clone())));
             }
         }
-        let revision = match self.store.revisions().get(id, self.snapshot) {
-            Some(cached) => Some(Revision {
-                ts: cached.ts,
-                document: cached.document.filter(|doc| doc.id == id),
-            }),
-            None => {
-                let stored = self
-                    .store
-                    .persistence()
-                    .get(id.table, id.internal, self.snapshot)
-                    .await?;
-                if let Some(rev) = &stored {
-                    self.store.revisions().fill(
-                        id,
-                        self.snapshot,
-                        &CachedRevision {
-                            ts: rev.ts,
-                            document: rev.document.clone(),
-                        },
-                    );
-                }
-                stored
-            }
-        };
+        let revision = self.stored_revision(id).await?;
         match revision {
             Some(rev) => {
                 if let Some(doc) = &rev.document {
@@ -267,6 +244,33 @@ impl Transaction {
             }
             None => Ok(None),
         }
+    }
+
+    /// The newest committed revision of `id` at the snapshot: from the
+    /// revision cache when it knows, else from persistence (filling the cache).
+    async fn stored_revision(&self, id: DocumentId) -> Result<Option<Revision>, StoreError> {
+        if let Some(cached) = self.store.revisions().get(id, self.snapshot) {
+            return Ok(Some(Revision {
+                ts: cached.ts,
+                document: cached.document.filter(|doc| doc.id == id),
+            }));
+        }
+        let stored = self
+            .store
+            .persistence()
+            .get(id.table, id.internal, self.snapshot)
+            .await?;
+        if let Some(rev) = &stored {
+            self.store.revisions().fill(
+                id,
+                self.snapshot,
+                &CachedRevision {
+                    ts: rev.ts,
+                    document: rev.document.clone(),
+                },
+            );
+        }
+        Ok(stored)
     }
 
     /// Starts a scan of `interval` of `index`. The part of the interval the scan
@@ -520,33 +524,56 @@ impl IndexScan<'_> {
         }
         let limit = self.page;
         self.page = (self.page * 2).min(MAX_PAGE);
-        let stored = if self.index.is_by_id() {
-            Vec::new()
+        let first_page = self.remaining == self.original;
+        let cached = if first_page && !self.index.is_by_id() {
+            self.cached_members(limit).await?
         } else {
-            self.tx
-                .store
-                .persistence()
-                .scan(
-                    &self.index,
-                    &self.remaining,
-                    self.tx.snapshot,
-                    self.order,
-                    limit,
-                )
-                .await?
+            None
+        };
+        let stored = match cached {
+            Some(entries) => entries,
+            None if self.index.is_by_id() => Vec::new(),
+            None => {
+                let stored = self
+                    .tx
+                    .store
+                    .persistence()
+                    .scan(
+                        &self.index,
+                        &self.remaining,
+                        self.tx.snapshot,
+                        self.order,
+                        limit,
+                    )
+                    .await?;
+                let revisions = self.tx.store.revisions();
+                for entry in &stored {
+                    revisions.fill(
+                        entry.document.id,
+                        self.tx.snapshot,
+                        &CachedRevision {
+                            ts: entry.ts,
+                            document: Some(entry.document.clone()),
+                        },
+                    );
+                }
+                if first_page && stored.len() < limit {
+                    let mut members: Vec<_> = stored
+                        .iter()
+                        .map(|e| (e.key.clone(), e.document.id.internal))
+                        .collect();
+                    members.sort();
+                    self.tx.store.index_ranges().fill(
+                        self.index.id,
+                        &self.remaining,
+                        self.tx.snapshot,
+                        members,
+                    );
+                }
+                stored
+            }
         };
         let full = stored.len() == limit;
-        let revisions = self.tx.store.revisions();
-        for entry in &stored {
-            revisions.fill(
-                entry.document.id,
-                self.tx.snapshot,
-                &CachedRevision {
-                    ts: entry.ts,
-                    document: Some(entry.document.clone()),
-                },
-            );
-        }
         // The part of `remaining` this page fully accounts for.
         let covered = match (full, stored.last()) {
             (true, Some(last)) => match self.order {
@@ -581,6 +608,43 @@ impl IndexScan<'_> {
             self.exhausted = true;
         }
         Ok(())
+    }
+
+    /// The whole interval's entries from the index cache, when it knows the
+    /// interval's members and they fit in one page; `None` to scan SQLite.
+    async fn cached_members(&self, limit: usize) -> Result<Option<Vec<IndexEntry>>, StoreError> {
+        let tx = self.tx;
+        let Some(members) =
+            tx.store
+                .index_ranges()
+                .get(self.index.id, &self.remaining, tx.snapshot)
+        else {
+            return Ok(None);
+        };
+        if members.len() >= limit {
+            return Ok(None);
+        }
+        let mut entries = Vec::with_capacity(members.len());
+        for (key, internal) in members {
+            let id = DocumentId {
+                table: self.index.table,
+                internal,
+            };
+            // A member always has a live revision at the snapshot; if not,
+            // trust SQLite over the cache.
+            let Some(Revision {
+                ts,
+                document: Some(document),
+            }) = tx.stored_revision(id).await?
+            else {
+                return Ok(None);
+            };
+            entries.push(IndexEntry { key, ts, document });
+        }
+        if self.order == Order::Desc {
+            entries.reverse();
+        }
+        Ok(Some(entries))
     }
 
     fn examined(&self) -> Option<KeyInterval> {
