@@ -17,7 +17,7 @@
 //! that index changed after `s`, and may use an entry at snapshot `s` only if
 //! `s >= valid_from`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hashlink::LruCache;
@@ -40,6 +40,8 @@ struct Inner {
     entries: LruCache<(IndexId, Vec<u8>), Entry>,
     /// Commit timestamp of each index's newest entry change.
     changed_at: HashMap<IndexId, u64>,
+    /// Indexes that ever had an entry: only their changes need a search.
+    filled: HashSet<IndexId>,
 }
 
 /// See the module documentation.
@@ -60,6 +62,7 @@ impl IndexCache {
             inner: Mutex::new(Inner {
                 entries: LruCache::new(capacity),
                 changed_at: HashMap::new(),
+                filled: HashSet::new(),
             }),
         }
     }
@@ -106,6 +109,7 @@ impl IndexCache {
         }
         let key = (index, prefix.to_vec());
         if !inner.entries.contains_key(&key) {
+            inner.filled.insert(index);
             inner.entries.insert(
                 key,
                 Entry {
@@ -122,12 +126,15 @@ impl IndexCache {
         let mut inner = self.lock();
         let changed = inner.changed_at.entry(index).or_insert(0);
         *changed = (*changed).max(ts);
-        if inner.entries.is_empty() {
+        if inner.entries.is_empty() || !inner.filled.contains(&index) {
             return;
         }
-        for len in 0..=key.len() {
-            inner.entries.remove(&(index, key[..len].to_vec()));
+        let mut prefix = (index, Vec::with_capacity(key.len()));
+        for &byte in key {
+            inner.entries.remove(&prefix);
+            prefix.1.push(byte);
         }
+        inner.entries.remove(&prefix);
     }
 }
 
