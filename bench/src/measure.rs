@@ -188,7 +188,7 @@ impl Measurement {
 }
 
 /// The `q` quantile of sorted microsecond latencies (nearest rank).
-fn percentile(sorted_us: &[u32], q: f64) -> Duration {
+pub fn percentile(sorted_us: &[u32], q: f64) -> Duration {
     if sorted_us.is_empty() {
         return Duration::ZERO;
     }

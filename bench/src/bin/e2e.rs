@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use convex::{ConvexClient, FunctionResult, Value};
-use convex_bench::measure::{Measurement, Outcome, Window, run_concurrent};
+use convex_bench::measure::{Measurement, Outcome, Window, percentile, run_concurrent};
 use convex_bench::zipf::{PairSampler, Zipf};
 use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -314,20 +314,17 @@ struct Summary {
 }
 
 impl Summary {
-    fn of(mut samples: Vec<Duration>) -> Summary {
-        samples.sort_unstable();
-        let at = |q: f64| {
-            let rank = ((samples.len() as f64) * q).ceil() as usize;
-            samples
-                .get(rank.clamp(1, samples.len().max(1)) - 1)
-                .copied()
-                .unwrap_or_default()
-        };
+    fn of(samples: Vec<Duration>) -> Summary {
+        let mut micros: Vec<u32> = samples
+            .iter()
+            .map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX))
+            .collect();
+        micros.sort_unstable();
         Summary {
-            count: samples.len(),
-            p50: at(0.5),
-            p99: at(0.99),
-            max: samples.last().copied().unwrap_or_default(),
+            count: micros.len(),
+            p50: percentile(&micros, 0.5),
+            p99: percentile(&micros, 0.99),
+            max: percentile(&micros, 1.0),
         }
     }
 }

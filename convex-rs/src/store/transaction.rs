@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use super::index_cache::MAX_MEMBERS;
 use super::index_key::index_key;
 use super::persistence::{IndexEntry, Revision};
 use super::read_set::successor;
@@ -252,7 +253,7 @@ impl Transaction {
         if let Some(cached) = self.store.revisions().get(id, self.snapshot) {
             return Ok(Some(Revision {
                 ts: cached.ts,
-                document: cached.document.filter(|doc| doc.id == id),
+                document: cached.document,
             }));
         }
         let stored = self
@@ -546,29 +547,11 @@ impl IndexScan<'_> {
                         limit,
                     )
                     .await?;
-                let revisions = self.tx.store.revisions();
-                for entry in &stored {
-                    revisions.fill(
-                        entry.document.id,
-                        self.tx.snapshot,
-                        &CachedRevision {
-                            ts: entry.ts,
-                            document: Some(entry.document.clone()),
-                        },
-                    );
-                }
-                if first_page && stored.len() < limit {
-                    let mut members: Vec<_> = stored
-                        .iter()
-                        .map(|e| (e.key.clone(), e.document.id.internal))
-                        .collect();
-                    members.sort();
-                    self.tx.store.index_ranges().fill(
-                        self.index.id,
-                        &self.remaining,
-                        self.tx.snapshot,
-                        members,
-                    );
+                // Only small ranges feed the caches: copying every document of
+                // a large scan would cost on the read path and push hot
+                // entries out.
+                if stored.len() <= MAX_MEMBERS {
+                    self.fill_caches(&stored, first_page && stored.len() < limit);
                 }
                 stored
             }
@@ -608,6 +591,34 @@ impl IndexScan<'_> {
             self.exhausted = true;
         }
         Ok(())
+    }
+
+    /// Records a small page's documents in the revision cache and, when the
+    /// page is the whole interval, its members in the index cache.
+    fn fill_caches(&self, stored: &[IndexEntry], whole_interval: bool) {
+        let tx = self.tx;
+        for entry in stored {
+            tx.store.revisions().fill(
+                entry.document.id,
+                tx.snapshot,
+                &CachedRevision {
+                    ts: entry.ts,
+                    document: Some(entry.document.clone()),
+                },
+            );
+        }
+        if whole_interval {
+            let mut members: Vec<_> = stored
+                .iter()
+                .map(|e| (e.key.clone(), e.document.id.internal))
+                .collect();
+            if self.order == Order::Desc {
+                members.reverse();
+            }
+            tx.store
+                .index_ranges()
+                .fill(self.index.id, &self.remaining, tx.snapshot, members);
+        }
     }
 
     /// The whole interval's entries from the index cache, when it knows the
