@@ -85,7 +85,7 @@ pub mod prelude {
         Patch, QueryCtx,
     };
     pub use crate::query::{Order, PaginationOptions, PaginationResult, field};
-    pub use crate::schema::{Schema, TableDefinition, v};
+    pub use crate::schema::{Schema, SearchIndex, TableDefinition, v};
     pub use crate::store::Durability;
     pub use crate::testing::TestBackend;
     pub use crate::value::{DocumentId, Id, TableType, Value};

@@ -11,3 +11,5 @@ mod occ_property;
 mod pagination;
 mod raw;
 mod restart;
+mod search;
+mod search_property;

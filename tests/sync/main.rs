@@ -8,3 +8,4 @@ mod latency;
 mod official_client;
 mod our_client;
 mod raw_protocol;
+mod search;

@@ -424,6 +424,28 @@ fn data_model_d_ts(app: &App) -> String {
                     Doc::text(format!("{}: [{}]", property_name(name), fields.join(", ")))
                 })
                 .collect();
+            let search_indexes = table
+                .search_indexes
+                .iter()
+                .map(|index| {
+                    let filters = if index.filter_fields.is_empty() {
+                        "never".to_string()
+                    } else {
+                        let fields: Vec<String> = index
+                            .filter_fields
+                            .iter()
+                            .map(|f| string_literal(f))
+                            .collect();
+                        fields.join(" | ")
+                    };
+                    Doc::text(format!(
+                        "{}: {{ searchField: {}; filterFields: {} }}",
+                        property_name(&index.name),
+                        string_literal(&index.search_field),
+                        filters
+                    ))
+                })
+                .collect();
             let info = Doc::block(vec![
                 Doc::Concat(vec![
                     Doc::text("document: "),
@@ -431,7 +453,10 @@ fn data_model_d_ts(app: &App) -> String {
                 ]),
                 Doc::Concat(vec![Doc::text("fieldPaths: "), field_paths]),
                 Doc::Concat(vec![Doc::text("indexes: "), Doc::members(indexes)]),
-                Doc::text("searchIndexes: {}"),
+                Doc::Concat(vec![
+                    Doc::text("searchIndexes: "),
+                    Doc::members(search_indexes),
+                ]),
                 Doc::text("vectorIndexes: {}"),
             ]);
             Doc::Concat(vec![

@@ -1,6 +1,7 @@
 use std::marker::PhantomData;
 
 use super::cursor::Cursor;
+use super::search::{SearchFilter, SearchIndexBuilder, SearchQuery};
 use super::{
     Expr, FromDocument, IndexRange, MAX_PAGE_ITEMS, PaginationOptions, PaginationResult, QueryError,
 };
@@ -48,6 +49,50 @@ impl<'tx, T: FromDocument> Query<'tx, T> {
     pub fn with_index(mut self, index: &str, range: IndexRange) -> Self {
         self.index = Some((index.to_string(), range));
         self
+    }
+
+    /// Turns this query into a full-text search of the search index `index`,
+    /// in relevance order. `search` names the search field and the text,
+    /// then any equality filters on the index's filter fields:
+    ///
+    /// ```no_run
+    /// # use convex_rs::prelude::*;
+    /// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+    /// # struct Message { body: String, channel: String }
+    /// # impl TableType for Message { const TABLE_NAME: &'static str = "messages"; }
+    /// # async fn demo(ctx: &QueryCtx) -> Result<(), FunctionError> {
+    /// let hits: Vec<Doc<Message>> = ctx
+    ///     .db()
+    ///     .query::<Message>()
+    ///     .with_search_index("search_body", |q| q.search("body", "hello wor").eq("channel", "general"))
+    ///     .take(10)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A search cannot be combined with [`with_index`](Query::with_index)
+    /// or [`order`](Query::order); filters added before it run on its results.
+    pub fn with_search_index(
+        self,
+        index: &str,
+        search: impl FnOnce(SearchIndexBuilder) -> SearchFilter,
+    ) -> SearchQuery<'tx, T> {
+        let misuse = if self.index.is_some() {
+            Some("a query can use with_index or with_search_index, not both".to_string())
+        } else if self.order != Order::Asc {
+            Some("search results come in relevance order; order() cannot be combined with with_search_index".to_string())
+        } else {
+            None
+        };
+        let search = search(SearchIndexBuilder::new());
+        SearchQuery::new(
+            self.tx,
+            self.table,
+            index.to_string(),
+            search,
+            self.filter,
+            misuse,
+        )
     }
 
     /// Keeps only documents matching `filter` (combined with earlier filters by `and`).

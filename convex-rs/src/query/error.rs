@@ -20,6 +20,16 @@ pub enum QueryError {
         /// What is wrong.
         reason: String,
     },
+    /// A text search does not fit its search index or exceeds a limit.
+    #[error("invalid search of index {index:?} of table {table:?}: {reason}")]
+    InvalidSearch {
+        /// The table.
+        table: String,
+        /// The search index.
+        index: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A pagination cursor could not be decoded.
     #[error("InvalidCursor: {0}")]
     InvalidCursor(String),

@@ -25,8 +25,12 @@ mod error;
 mod filter;
 mod pagination;
 mod range;
+mod search;
 
 pub use crate::store::Order;
+pub use crate::store::text::{
+    MAX_PREFIX_EXPANSIONS, MAX_SEARCH_FILTERS, MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS, MAX_TERM_BYTES,
+};
 pub use builder::Query;
 pub use cursor::Cursor;
 pub use doc::{Doc, FromDocument};
@@ -34,3 +38,4 @@ pub use error::QueryError;
 pub use filter::{Expr, IntoExpr, field, not};
 pub use pagination::{MAX_PAGE_ITEMS, PaginationOptions, PaginationResult};
 pub use range::IndexRange;
+pub use search::{SearchFilter, SearchIndexBuilder, SearchQuery};

@@ -57,6 +57,20 @@ pub enum SchemaError {
         /// The missing field.
         field: String,
     },
+    /// A search index has too many filter fields.
+    #[error(
+        "table {table:?}: search index {index:?} has {count} filter fields; a search index allows at most {max}"
+    )]
+    SearchFilterFieldCount {
+        /// The table.
+        table: String,
+        /// The index name.
+        index: String,
+        /// How many filter fields it has.
+        count: usize,
+        /// The maximum.
+        max: usize,
+    },
     /// An index lists the same field twice.
     #[error("table {table:?}: index {index:?} lists field {field:?} twice")]
     DuplicateIndexField {

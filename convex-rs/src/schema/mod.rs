@@ -14,7 +14,7 @@ mod validator;
 pub use error::{SchemaError, ValidationError};
 pub use json_schema::validator_from_json_schema;
 pub use table::{
-    BY_CREATION_TIME, BY_ID, IndexDefinition, MAX_INDEX_FIELDS, MUTATION_LOG_TABLE, Schema,
-    TableDefinition,
+    BY_CREATION_TIME, BY_ID, IndexDefinition, MAX_INDEX_FIELDS, MAX_SEARCH_FILTER_FIELDS,
+    MUTATION_LOG_TABLE, Schema, SearchIndex, SearchIndexDefinition, TableDefinition,
 };
 pub use validator::{FieldValidator, ObjectValidator, TableNames, Validator, v};

@@ -27,6 +27,53 @@ pub struct IndexDefinition {
     pub fields: Vec<String>,
 }
 
+/// The most filter fields a search index may have.
+pub const MAX_SEARCH_FILTER_FIELDS: usize = 16;
+
+/// A full-text search index: one string field whose words are searched, and
+/// fields a search may filter on by equality.
+///
+/// ```
+/// use convex_rs::schema::{SearchIndex, TableDefinition};
+/// let messages = TableDefinition::new("messages")
+///     .search_index("search_body", SearchIndex::new("body").filter_fields(&["channel"]));
+/// assert_eq!(messages.search_indexes[0].search_field, "body");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchIndex {
+    /// The searched field (a dotted path); documents where it is not a string are not indexed.
+    pub search_field: String,
+    /// Fields a search may filter on with `eq` (dotted paths).
+    pub filter_fields: Vec<String>,
+}
+
+impl SearchIndex {
+    /// A search index over the string field `search_field`.
+    pub fn new(search_field: impl Into<String>) -> Self {
+        SearchIndex {
+            search_field: search_field.into(),
+            filter_fields: Vec::new(),
+        }
+    }
+
+    /// Sets the fields searches may filter on (at most 16).
+    pub fn filter_fields(mut self, fields: &[&str]) -> Self {
+        self.filter_fields = fields.iter().map(|f| f.to_string()).collect();
+        self
+    }
+}
+
+/// A search index declared on a table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchIndexDefinition {
+    /// The index name, unique among the table's indexes.
+    pub name: String,
+    /// The searched field.
+    pub search_field: String,
+    /// The filter fields, in declared order.
+    pub filter_fields: Vec<String>,
+}
+
 /// A table: its name, optional document validator, and indexes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableDefinition {
@@ -36,6 +83,8 @@ pub struct TableDefinition {
     pub document: Option<Validator>,
     /// Declared indexes (the implicit ones are not listed).
     pub indexes: Vec<IndexDefinition>,
+    /// Declared full-text search indexes.
+    pub search_indexes: Vec<SearchIndexDefinition>,
 }
 
 impl TableDefinition {
@@ -45,6 +94,7 @@ impl TableDefinition {
             name: name.into(),
             document: None,
             indexes: Vec::new(),
+            search_indexes: Vec::new(),
         }
     }
 
@@ -67,6 +117,16 @@ impl TableDefinition {
         self.indexes.push(IndexDefinition {
             name: name.into(),
             fields: fields.iter().map(|f| f.to_string()).collect(),
+        });
+        self
+    }
+
+    /// Declares a full-text search index.
+    pub fn search_index(mut self, name: impl Into<String>, index: SearchIndex) -> Self {
+        self.search_indexes.push(SearchIndexDefinition {
+            name: name.into(),
+            search_field: index.search_field,
+            filter_fields: index.filter_fields,
         });
         self
     }
@@ -102,27 +162,77 @@ impl TableDefinition {
         self.check_indexes()
     }
 
+    fn check_index_name<'a>(
+        &self,
+        names: &mut BTreeSet<&'a str>,
+        name: &'a str,
+    ) -> Result<(), SchemaError> {
+        check_identifier(name).map_err(|e| SchemaError::InvalidName {
+            name: name.to_string(),
+            reason: e.to_string(),
+        })?;
+        if name == BY_ID || name == BY_CREATION_TIME || name.starts_with('_') {
+            return Err(SchemaError::ReservedIndexName {
+                table: self.name.clone(),
+                index: name.to_string(),
+            });
+        }
+        if !names.insert(name) {
+            return Err(SchemaError::DuplicateIndex {
+                table: self.name.clone(),
+                index: name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_field(&self, index: &str, field: &str) -> Result<(), SchemaError> {
+        let system = field == "_creationTime" || field == "_id";
+        if system || self.document.as_ref().is_none_or(|d| d.has_path(field)) {
+            Ok(())
+        } else {
+            Err(SchemaError::UnknownIndexField {
+                table: self.name.clone(),
+                index: index.to_string(),
+                field: field.to_string(),
+            })
+        }
+    }
+
+    fn check_search_indexes<'a>(
+        &'a self,
+        names: &mut BTreeSet<&'a str>,
+    ) -> Result<(), SchemaError> {
+        for index in &self.search_indexes {
+            self.check_index_name(names, &index.name)?;
+            self.check_field(&index.name, &index.search_field)?;
+            if index.filter_fields.len() > MAX_SEARCH_FILTER_FIELDS {
+                return Err(SchemaError::SearchFilterFieldCount {
+                    table: self.name.clone(),
+                    index: index.name.clone(),
+                    count: index.filter_fields.len(),
+                    max: MAX_SEARCH_FILTER_FIELDS,
+                });
+            }
+            let mut seen = BTreeSet::new();
+            for field in &index.filter_fields {
+                if !seen.insert(field.as_str()) {
+                    return Err(SchemaError::DuplicateIndexField {
+                        table: self.name.clone(),
+                        index: index.name.clone(),
+                        field: field.clone(),
+                    });
+                }
+                self.check_field(&index.name, field)?;
+            }
+        }
+        Ok(())
+    }
+
     fn check_indexes(&self) -> Result<(), SchemaError> {
         let mut names = BTreeSet::new();
         for index in &self.indexes {
-            let err_name = |reason: String| SchemaError::InvalidName {
-                name: index.name.clone(),
-                reason,
-            };
-            check_identifier(&index.name).map_err(|e| err_name(e.to_string()))?;
-            if index.name == BY_ID || index.name == BY_CREATION_TIME || index.name.starts_with('_')
-            {
-                return Err(SchemaError::ReservedIndexName {
-                    table: self.name.clone(),
-                    index: index.name.clone(),
-                });
-            }
-            if !names.insert(index.name.as_str()) {
-                return Err(SchemaError::DuplicateIndex {
-                    table: self.name.clone(),
-                    index: index.name.clone(),
-                });
-            }
+            self.check_index_name(&mut names, &index.name)?;
             if index.fields.is_empty() || index.fields.len() > MAX_INDEX_FIELDS {
                 return Err(SchemaError::IndexFieldCount {
                     table: self.name.clone(),
@@ -140,18 +250,10 @@ impl TableDefinition {
                         field: field.clone(),
                     });
                 }
-                let system = field == "_creationTime" || field == "_id";
-                let known = system || self.document.as_ref().is_none_or(|d| d.has_path(field));
-                if !known {
-                    return Err(SchemaError::UnknownIndexField {
-                        table: self.name.clone(),
-                        index: index.name.clone(),
-                        field: field.clone(),
-                    });
-                }
+                self.check_field(&index.name, field)?;
             }
         }
-        Ok(())
+        self.check_search_indexes(&mut names)
     }
 }
 
@@ -280,6 +382,46 @@ mod tests {
                 .table(TableDefinition::new("t").validator(v::object([("_x", v::string())])))
                 .check(),
             Err(SchemaError::ReservedField { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_search_indexes() {
+        let base = || {
+            TableDefinition::new("t").validator(v::object([("a", v::string()), ("b", v::string())]))
+        };
+        let check = |t: TableDefinition| Schema::new().table(t).check();
+        assert!(
+            check(base().search_index("s", SearchIndex::new("a").filter_fields(&["b"]))).is_ok()
+        );
+        assert!(matches!(
+            check(base().search_index("s", SearchIndex::new("c"))),
+            Err(SchemaError::UnknownIndexField { .. })
+        ));
+        assert!(matches!(
+            check(
+                base()
+                    .index("s", &["a"])
+                    .search_index("s", SearchIndex::new("a"))
+            ),
+            Err(SchemaError::DuplicateIndex { .. })
+        ));
+        assert!(matches!(
+            check(base().search_index("by_id", SearchIndex::new("a"))),
+            Err(SchemaError::ReservedIndexName { .. })
+        ));
+        let many: Vec<String> = (0..17).map(|i| format!("f{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(matches!(
+            check(
+                TableDefinition::new("t")
+                    .search_index("s", SearchIndex::new("a").filter_fields(&refs))
+            ),
+            Err(SchemaError::SearchFilterFieldCount { count: 17, .. })
+        ));
+        assert!(matches!(
+            check(base().search_index("s", SearchIndex::new("a").filter_fields(&["b", "b"]))),
+            Err(SchemaError::DuplicateIndexField { .. })
         ));
     }
 

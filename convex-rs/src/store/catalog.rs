@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use crate::schema::{BY_CREATION_TIME, BY_ID, TableDefinition};
+use crate::schema::{BY_CREATION_TIME, BY_ID, SearchIndexDefinition, TableDefinition};
 use crate::value::TableNumber;
 
 /// Identifies an index (including the implicit `by_id` and `by_creation_time`) in the store.
@@ -28,6 +28,31 @@ impl IndexMeta {
     }
 }
 
+/// A full-text search index as the store sees it. Its id shares the space of
+/// [`IndexId`]s, so read sets and commits name its terms like index keys.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchIndexMeta {
+    /// Its id (assigned when the store opens; not persisted).
+    pub id: IndexId,
+    /// The table it belongs to.
+    pub table: TableNumber,
+    /// The table's name.
+    pub table_name: String,
+    /// Its name within the table.
+    pub name: String,
+    /// The searched field.
+    pub search_field: String,
+    /// The filter fields, in declared order.
+    pub filter_fields: Vec<String>,
+}
+
+impl SearchIndexMeta {
+    /// The position of `field` among the filter fields.
+    pub fn filter_position(&self, field: &str) -> Option<usize> {
+        self.filter_fields.iter().position(|f| f == field)
+    }
+}
+
 /// A table as the store sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableMeta {
@@ -43,6 +68,8 @@ pub struct TableMeta {
     pub by_creation_time: IndexId,
     /// Every index of the table that has entries (all but `by_id`).
     pub indexes: Vec<IndexId>,
+    /// The table's full-text search indexes.
+    pub search_indexes: Vec<IndexId>,
 }
 
 /// The tables and indexes of an open store, fixed while it runs.
@@ -52,11 +79,13 @@ pub struct Catalog {
     by_name: HashMap<String, usize>,
     by_number: HashMap<TableNumber, usize>,
     indexes: HashMap<IndexId, IndexMeta>,
+    search_indexes: HashMap<IndexId, SearchIndexMeta>,
 }
 
 impl Catalog {
     /// Builds a catalog from tables and indexes.
-    pub fn new(tables: Vec<TableMeta>, indexes: Vec<IndexMeta>) -> Self {
+    /// Search indexes get ids above every index id, from their tables' definitions.
+    pub fn new(mut tables: Vec<TableMeta>, indexes: Vec<IndexMeta>) -> Self {
         let by_name = tables
             .iter()
             .enumerate()
@@ -67,12 +96,23 @@ impl Catalog {
             .enumerate()
             .map(|(i, t)| (t.number, i))
             .collect();
+        let mut next_id = indexes.iter().map(|i| i.id.0).max().unwrap_or(0) + 1;
         let indexes = indexes.into_iter().map(|i| (i.id, i)).collect();
+        let mut search_indexes = HashMap::new();
+        for table in &mut tables {
+            for def in &table.definition.search_indexes {
+                let id = IndexId(next_id);
+                next_id += 1;
+                table.search_indexes.push(id);
+                search_indexes.insert(id, search_meta(id, table, def));
+            }
+        }
         Catalog {
             tables,
             by_name,
             by_number,
             indexes,
+            search_indexes,
         }
     }
 
@@ -113,10 +153,33 @@ impl Catalog {
             .find(|i| i.name == name)
     }
 
-    /// The name of the table an index belongs to (for error messages).
+    /// A search index by id.
+    pub fn search_index(&self, id: IndexId) -> Option<&SearchIndexMeta> {
+        self.search_indexes.get(&id)
+    }
+
+    /// A search index of `table` by name.
+    pub fn search_index_by_name(&self, table: &TableMeta, name: &str) -> Option<&SearchIndexMeta> {
+        table
+            .search_indexes
+            .iter()
+            .filter_map(|id| self.search_index(*id))
+            .find(|i| i.name == name)
+    }
+
+    /// Every search index.
+    pub fn search_indexes(&self) -> impl Iterator<Item = &SearchIndexMeta> {
+        self.search_indexes.values()
+    }
+
+    /// The name of the table an index (of any kind) belongs to (for error messages).
     pub fn table_name_of_index(&self, id: IndexId) -> &str {
-        self.index(id)
-            .and_then(|i| self.table_name(i.table))
+        let table = match self.index(id) {
+            Some(i) => Some(i.table),
+            None => self.search_index(id).map(|i| i.table),
+        };
+        table
+            .and_then(|t| self.table_name(t))
             .unwrap_or("<unknown>")
     }
 }
@@ -124,6 +187,17 @@ impl Catalog {
 impl crate::schema::TableNames for Catalog {
     fn table_name(&self, number: TableNumber) -> Option<&str> {
         Catalog::table_name(self, number)
+    }
+}
+
+fn search_meta(id: IndexId, table: &TableMeta, def: &SearchIndexDefinition) -> SearchIndexMeta {
+    SearchIndexMeta {
+        id,
+        table: table.number,
+        table_name: table.name.clone(),
+        name: def.name.clone(),
+        search_field: def.search_field.clone(),
+        filter_fields: def.filter_fields.clone(),
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::index_key::index_key;
 use super::persistence::{CommitWrites, DocumentWrite, IndexWrite};
+use super::text::{IndexedDoc, TextChange, TextIndexes};
 use super::transaction::{PendingCommit, PendingWrite};
 use super::write_log::{Invalid, WriteLog};
 use super::{Catalog, CommitError, CommitInfo, Persistence, ReadCaches, wall_clock_nanos};
@@ -64,6 +65,16 @@ impl CommitCounters {
     }
 }
 
+/// State derived from the documents that the committer brings up to date
+/// with each batch after it is durable and before its timestamp is published,
+/// so a reader at any visible snapshot finds it current.
+pub(crate) struct Derived {
+    /// The read caches (revisions, small index ranges).
+    pub(crate) caches: Arc<ReadCaches>,
+    /// The full-text search indexes.
+    pub(crate) text: Arc<TextIndexes>,
+}
+
 pub(crate) struct Committer {
     counters: Arc<CommitCounters>,
     persistence: Arc<dyn Persistence>,
@@ -73,6 +84,7 @@ pub(crate) struct Committer {
     durable: watch::Sender<u64>,
     published: broadcast::Sender<Arc<CommitInfo>>,
     caches: Arc<ReadCaches>,
+    text: Arc<TextIndexes>,
 }
 
 impl Committer {
@@ -83,7 +95,7 @@ impl Committer {
         durable: watch::Sender<u64>,
         published: broadcast::Sender<Arc<CommitInfo>>,
         counters: Arc<CommitCounters>,
-        caches: Arc<ReadCaches>,
+        derived: Derived,
     ) -> Self {
         Committer {
             counters,
@@ -93,7 +105,8 @@ impl Committer {
             log: WriteLog::new(last_ts, WRITE_LOG_ENTRIES),
             durable,
             published,
-            caches,
+            caches: derived.caches,
+            text: derived.text,
         }
     }
 
@@ -126,6 +139,7 @@ impl Committer {
                 }
             }
         }
+        self.text.close().await;
         self.persistence.close().await;
         if let Some(done) = closed {
             let _ = done.send(());
@@ -143,6 +157,7 @@ impl Committer {
             .forget_through(wall_clock_nanos().saturating_sub(window));
         let mut writes = Vec::with_capacity(batch.len());
         let mut accepted = Vec::with_capacity(batch.len());
+        let mut texts = Vec::with_capacity(batch.len());
         for request in batch {
             let pending = &request.writes;
             if let Err(invalid) = self.log.validate(pending.snapshot, &pending.reads) {
@@ -157,10 +172,11 @@ impl Committer {
                 continue;
             }
             let ts = self.next_ts();
-            let (commit, info) = self.plan(ts, &pending.writes);
+            let (commit, info, text) = self.plan(ts, &pending.writes);
             let info = Arc::new(info);
             self.log.push(info.clone());
             writes.push(commit);
+            texts.push(text);
             accepted.push((request.reply, info));
         }
         let Some((_, first)) = accepted.first() else {
@@ -187,6 +203,11 @@ impl Committer {
                             .record_change(entry.index, &entry.key, commit.ts);
                     }
                 }
+                for (commit, text) in writes.iter().zip(texts) {
+                    if !text.is_empty() {
+                        self.text.record(commit.ts, text);
+                    }
+                }
                 self.durable.send_replace(self.last_ts);
                 for (reply, info) in accepted {
                     let ts = info.ts;
@@ -209,10 +230,11 @@ impl Committer {
         &self,
         ts: u64,
         pending: &[(crate::value::DocumentId, PendingWrite)],
-    ) -> (CommitWrites, CommitInfo) {
+    ) -> (CommitWrites, CommitInfo, Vec<TextChange>) {
         let mut documents = Vec::with_capacity(pending.len());
         let mut index = Vec::new();
         let mut touched = Vec::new();
+        let mut text = Vec::new();
         for (id, write) in pending {
             let Some(table) = self.catalog.table_by_number(id.table) else {
                 continue;
@@ -229,6 +251,25 @@ impl Committer {
             });
             let by_id = id.internal.0.to_vec();
             touched.push((table.by_id, by_id));
+            for search_id in &table.search_indexes {
+                let Some(meta) = self.catalog.search_index(*search_id) else {
+                    continue;
+                };
+                let old = old.and_then(|(_, doc)| IndexedDoc::of(meta, doc));
+                let new = new.and_then(|doc| IndexedDoc::of(meta, doc));
+                if old == new {
+                    continue;
+                }
+                for doc in old.iter().chain(new.iter()) {
+                    touched.extend(doc.keys().map(|key| (meta.id, key)));
+                }
+                text.push(TextChange {
+                    index: meta.id,
+                    id: id.internal,
+                    old,
+                    new,
+                });
+            }
             for index_id in &table.indexes {
                 let Some(meta) = self.catalog.index(*index_id) else {
                     continue;
@@ -271,6 +312,7 @@ impl Committer {
                 ts,
                 writes: touched,
             },
+            text,
         )
     }
 }

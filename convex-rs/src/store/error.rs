@@ -54,6 +54,17 @@ pub enum StoreError {
     /// The store has been shut down.
     #[error("the store is closed")]
     Closed,
+    /// A search index failed (its files are rebuilt from the store at the next start).
+    #[error("search index error: {0}")]
+    Search(String),
+    /// A search ran at a snapshot older than its index keeps.
+    #[error(
+        "this search's snapshot is older than the search index keeps (oldest {oldest}); retry it"
+    )]
+    SearchSnapshotTooOld {
+        /// The oldest searchable timestamp.
+        oldest: u64,
+    },
 }
 
 /// Why a commit did not happen.

@@ -23,10 +23,11 @@ mod persistence;
 mod read_set;
 mod revision_cache;
 pub mod sqlite;
+pub(crate) mod text;
 mod transaction;
 mod write_log;
 
-pub use catalog::{Catalog, IndexId, IndexMeta, TableMeta};
+pub use catalog::{Catalog, IndexId, IndexMeta, SearchIndexMeta, TableMeta};
 pub use document::{CREATION_TIME_FIELD, Document, ID_FIELD};
 pub use error::{CommitError, StoreError};
 pub use index_key::{MISSING_FIELD, index_key_prefix};
@@ -74,6 +75,7 @@ struct StoreInner {
     limits: TransactionLimits,
     commit_counters: Arc<CommitCounters>,
     caches: Arc<ReadCaches>,
+    text: Arc<text::TextIndexes>,
     /// Bits of the last `_creationTime` handed out (an f64), so creation times strictly increase.
     last_creation_time: AtomicU64,
 }
@@ -99,14 +101,31 @@ impl Store {
     /// Opens (or creates) a SQLite store and brings its catalog in line with `schema`:
     /// new tables and indexes are created, and new indexes are backfilled.
     pub async fn open_sqlite(config: SqliteConfig, schema: &Schema) -> Result<Store, StoreError> {
+        // Search index files live beside the database: `<file>.search/`.
+        let search_root = config.path.as_ref().map(|path| {
+            let mut name = path.file_name().unwrap_or_default().to_os_string();
+            name.push(".search");
+            path.with_file_name(name)
+        });
         let persistence = sqlite::SqlitePersistence::open(config).await?;
-        Store::open(Arc::new(persistence), schema).await
+        Store::open_with_search_root(Arc::new(persistence), schema, search_root).await
     }
 
-    /// Opens a store over any [`Persistence`].
+    /// Opens a store over any [`Persistence`], keeping search indexes in memory.
     pub async fn open(
         persistence: Arc<dyn Persistence>,
         schema: &Schema,
+    ) -> Result<Store, StoreError> {
+        Store::open_with_search_root(persistence, schema, None).await
+    }
+
+    /// Opens a store over any [`Persistence`], keeping search index files
+    /// under `search_root` (in memory when `None`). Every search index is
+    /// brought up to date with the stored documents before this returns.
+    pub async fn open_with_search_root(
+        persistence: Arc<dyn Persistence>,
+        schema: &Schema,
+        search_root: Option<std::path::PathBuf>,
     ) -> Result<Store, StoreError> {
         schema.check().map_err(StoreError::Schema)?;
         let (catalog, max_ts) = persistence.sync_catalog(schema).await?;
@@ -116,6 +135,8 @@ impl Store {
         // under an open page) can then reconnect.
         let max_ts = max_ts.max(wall_clock_nanos());
         let catalog = Arc::new(catalog);
+        let text =
+            text::TextIndexes::open(&catalog, persistence.as_ref(), search_root, max_ts).await?;
         let (durable_tx, durable_ts) = watch::channel(max_ts);
         let (published, _) = broadcast::channel(PUBLISH_CAPACITY);
         let (commits, requests) = mpsc::channel(COMMIT_QUEUE);
@@ -131,7 +152,10 @@ impl Store {
             durable_tx,
             published.clone(),
             commit_counters.clone(),
-            caches.clone(),
+            committer::Derived {
+                caches: caches.clone(),
+                text: text.clone(),
+            },
         );
         tokio::spawn(committer.run(requests));
         Ok(Store {
@@ -144,6 +168,7 @@ impl Store {
                 limits: TransactionLimits::default(),
                 commit_counters,
                 caches,
+                text,
                 last_creation_time: AtomicU64::new(0f64.to_bits()),
             }),
         })
@@ -272,6 +297,17 @@ impl Store {
 
     pub(crate) fn index_ranges(&self) -> &IndexCache {
         &self.inner.caches.ranges
+    }
+
+    pub(crate) fn text_indexes(&self) -> &text::TextIndexes {
+        &self.inner.text
+    }
+
+    /// Writes every search index's recent changes into its tantivy files
+    /// now instead of at the next background flush. Searches are exact
+    /// either way; benchmarks use this to measure the on-disk path.
+    pub async fn flush_search_indexes(&self) -> Result<(), StoreError> {
+        self.inner.text.flush().await
     }
 }
 

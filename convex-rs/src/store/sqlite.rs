@@ -531,6 +531,7 @@ impl Persistence for SqlitePersistence {
                     .filter(|i| !i.is_by_id())
                     .map(|i| i.id)
                     .collect(),
+                search_indexes: Vec::new(),
             });
             indexes.extend(table_indexes);
         }

@@ -12,7 +12,10 @@ use super::index_key::index_key;
 use super::persistence::{IndexEntry, Revision};
 use super::read_set::successor;
 use super::revision_cache::CachedRevision;
-use super::{Document, IndexId, IndexMeta, KeyInterval, Order, ReadSet, Store, StoreError};
+use super::text::{IndexedDoc, OwnWrite, Ranked, TextQuery, Window};
+use super::{
+    Document, IndexId, IndexMeta, KeyInterval, Order, ReadSet, SearchIndexMeta, Store, StoreError,
+};
 use crate::value::{DocumentId, InternalId, TableNumber, Value, check_document};
 
 /// Per-transaction limits (the same as Convex's).
@@ -467,6 +470,38 @@ impl Transaction {
 
     fn is_overwritten(&self, id: &DocumentId) -> bool {
         self.state().writes.contains_key(id)
+    }
+
+    /// Runs a text search of `index` at this transaction's snapshot, seeing
+    /// its own writes, and records what it read: each term (narrowed by the
+    /// filters that fix leading filter fields) and the prefix.
+    pub(crate) async fn search(
+        &self,
+        index: &SearchIndexMeta,
+        query: TextQuery,
+        window: Window,
+    ) -> Result<Vec<Ranked>, StoreError> {
+        let own = {
+            let mut state = self.state();
+            for interval in query.read_intervals(index) {
+                state.reads.record(index.id, interval);
+            }
+            state
+                .writes
+                .iter()
+                .filter(|(id, _)| id.table == index.table)
+                .map(|(id, w)| OwnWrite {
+                    id: id.internal,
+                    old: w.old.as_ref().and_then(|(_, d)| IndexedDoc::of(index, d)),
+                    new: w.new.as_ref().and_then(|d| IndexedDoc::of(index, d)),
+                })
+                .filter(|w| w.old != w.new)
+                .collect()
+        };
+        self.store
+            .text_indexes()
+            .search(index.id, self.snapshot, query, own, window)
+            .await
     }
 }
 

@@ -134,6 +134,8 @@ struct HubInner {
     wake: Notify,
     stop: Notify,
     last_round: Mutex<RoundStats>,
+    /// Query executions since the hub started (first runs and re-runs).
+    executions: std::sync::atomic::AtomicU64,
 }
 
 /// Handle to the hub. Cheap to clone.
@@ -162,6 +164,7 @@ impl Hub {
                 wake: Notify::new(),
                 stop: Notify::new(),
                 last_round: Mutex::new(RoundStats::default()),
+                executions: std::sync::atomic::AtomicU64::new(0),
             }),
         };
         tokio::spawn(hub.clone().run(commits));
@@ -198,6 +201,14 @@ impl Hub {
             .last_round
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many query executions (first runs and re-runs) the hub has made
+    /// since it started: what invalidation costs, for tests and metrics.
+    pub fn executions(&self) -> u64 {
+        self.inner
+            .executions
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Number of distinct subscriptions (shared executions).
@@ -380,6 +391,10 @@ impl Hub {
                 .collect()
                 .await;
         let executed = outcomes.len();
+        self.inner.executions.fetch_add(
+            u64::try_from(executed).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let mut to_notify: Vec<Arc<Notify>> = Vec::new();
         let mut changed = 0;
         {

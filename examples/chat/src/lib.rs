@@ -3,8 +3,8 @@
 //! Public function paths (a contract other test suites rely on):
 //! `users:create`, `users:byToken`, `messages:send`, `messages:list`,
 //! `messages:count`, `messages:get`, `messages:edit`, `messages:remove`,
-//! `messages:page`, `messages:shout` (action) and the internal mutation
-//! `messages:wipe`.
+//! `messages:page`, `messages:search`, `messages:shout` (action) and the
+//! internal mutation `messages:wipe`.
 
 // ANCHOR: modules
 use convex_rs::prelude::*;
@@ -51,7 +51,9 @@ impl TableType for Message {
 pub fn schema() -> Schema {
     Schema::new()
         .table(TableDefinition::of::<User>().index("by_token", &["tokenIdentifier"]))
-        .table(TableDefinition::of::<Message>())
+        .table(
+            TableDefinition::of::<Message>().search_index("search_body", SearchIndex::new("body")),
+        )
 }
 // ANCHOR_END: schema
 

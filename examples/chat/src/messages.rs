@@ -84,6 +84,22 @@ pub async fn page(
 }
 // ANCHOR_END: page
 
+// ANCHOR: search
+/// The messages whose body best matches `query` (at most 20), most relevant
+/// first. Every word counts; the last one also matches as a prefix, so the
+/// results follow the user's typing. A live query: it is re-run only when a
+/// message containing one of the words is sent, edited or removed.
+#[query]
+pub async fn search(ctx: &QueryCtx, query: String) -> Result<Vec<Doc<Message>>, FunctionError> {
+    Ok(ctx
+        .db()
+        .query::<Message>()
+        .with_search_index("search_body", |q| q.search("body", query))
+        .take(20)
+        .await?)
+}
+// ANCHOR_END: search
+
 // ANCHOR: shout
 /// Reads a message, stores its body upper-cased, and returns the new body.
 #[action]

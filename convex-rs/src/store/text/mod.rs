@@ -1,0 +1,704 @@
+//! Full-text search indexes: tantivy for the bulk, memory for what changed
+//! since tantivy's last commit, so a search at any recent snapshot sees
+//! exactly the documents committed at or before it.
+//!
+//! A search index has *generations*: tantivy commits, each holding the live
+//! documents as of a store timestamp. Every commit the store makes is also
+//! recorded in the index's [`Overlay`] (before the commit becomes visible),
+//! with its exact effect on the corpus statistics. A search at snapshot `s`
+//! takes the newest generation `g <= s`, lets tantivy rank its documents
+//! with the statistics *at `s`*, skips every document that changed in
+//! `(g, s]` and ranks those documents' states at `s` from memory, with the
+//! same BM25 formula. A background task writes the overlay into tantivy
+//! (off the async workers) and retires old generations.
+//!
+//! Ranking: BM25 over the search field, ties broken by newer
+//! `_creationTime` (unique per table), so results have a total order.
+
+mod analyzer;
+mod disk;
+mod overlay;
+mod stats;
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
+use std::time::Duration;
+
+use tantivy::{Score, Searcher};
+
+pub use analyzer::MAX_TERM_BYTES;
+pub(crate) use analyzer::terms;
+pub(crate) use analyzer::{IndexedDoc, filter_value_key, term_key};
+pub(crate) use disk::Window;
+use disk::{DiskIndex, build_query, index_dir, top_hits};
+use overlay::{Change, Overlay};
+use stats::{QueryStats, TermStats, score};
+
+use super::{Catalog, IndexId, KeyInterval, Order, Persistence, SearchIndexMeta, StoreError};
+use crate::value::InternalId;
+
+/// The most terms a search string may have.
+pub const MAX_SEARCH_TERMS: usize = 16;
+/// The most filter clauses a search may have.
+pub const MAX_SEARCH_FILTERS: usize = 8;
+/// The most results one search returns (page through more).
+pub const MAX_SEARCH_RESULTS: usize = 1024;
+/// The most dictionary terms the last (prefix) term expands to; the most
+/// frequent are kept.
+pub const MAX_PREFIX_EXPANSIONS: usize = 32;
+
+/// How often the overlay is written into tantivy, at most.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(1000);
+/// Changes that make a flush start before the interval is over.
+const FLUSH_CHANGES: usize = 20_000;
+/// How long (in store time) an older generation stays searchable after a newer one exists.
+const RETAIN_NS: u64 = 10_000_000_000;
+
+/// A failure inside the search index machinery.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TextError {
+    /// Tantivy failed.
+    #[error("search index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// The store is closing or closed; nothing more is written.
+    #[error("the search index is closed")]
+    Closed,
+    /// A file operation failed.
+    #[error("search index files at {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+impl TextError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        TextError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// One search result: its score, creation time and id. Ordered by score,
+/// then creation time, then id; a search returns them greatest first.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Ranked {
+    /// The BM25 score.
+    pub(crate) score: Score,
+    /// The document's `_creationTime`.
+    pub(crate) creation_time: f64,
+    /// The document.
+    pub(crate) id: InternalId,
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then(self.creation_time.total_cmp(&other.creation_time))
+            .then(self.id.cmp(&other.id))
+    }
+}
+
+impl Ranked {
+    /// The cursor bytes of this result: score, creation time, id.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(28);
+        out.extend_from_slice(&self.score.to_bits().to_be_bytes());
+        out.extend_from_slice(&self.creation_time.to_bits().to_be_bytes());
+        out.extend_from_slice(&self.id.0);
+        out
+    }
+
+    /// Reads cursor bytes made by [`encode`](Ranked::encode).
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Ranked> {
+        if bytes.len() != 28 {
+            return None;
+        }
+        let score = f32::from_bits(u32::from_be_bytes(bytes[..4].try_into().ok()?));
+        let creation_time = f64::from_bits(u64::from_be_bytes(bytes[4..12].try_into().ok()?));
+        let id = InternalId(bytes[12..].try_into().ok()?);
+        Some(Ranked {
+            score,
+            creation_time,
+            id,
+        })
+    }
+}
+
+/// A parsed search: terms, the prefix (last) term, and filters.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TextQuery {
+    /// Every term but the last, distinct.
+    pub(crate) terms: Vec<String>,
+    /// The last term, matched as a prefix too.
+    pub(crate) prefix: Option<String>,
+    /// `(filter position, value key)`.
+    pub(crate) filters: Vec<(usize, Vec<u8>)>,
+}
+
+impl TextQuery {
+    /// The read-set intervals of this search in its index's key space.
+    pub(crate) fn read_intervals(&self, meta: &SearchIndexMeta) -> Vec<KeyInterval> {
+        // Filters narrow a term's interval as far as they fix a leading run
+        // of the declared filter fields.
+        let mut leading = Vec::new();
+        for position in 0..meta.filter_fields.len() {
+            match self.filters.iter().find(|(p, _)| *p == position) {
+                Some((_, value)) => leading.extend_from_slice(value),
+                None => break,
+            }
+        }
+        let mut out: Vec<KeyInterval> = self
+            .terms
+            .iter()
+            .map(|t| {
+                let mut key = term_key(t);
+                key.extend_from_slice(&leading);
+                KeyInterval::prefix(&key)
+            })
+            .collect();
+        if let Some(prefix) = &self.prefix {
+            out.push(KeyInterval::prefix(prefix.as_bytes()));
+        }
+        out
+    }
+
+    fn matches_filters(&self, doc: &IndexedDoc) -> bool {
+        self.filters
+            .iter()
+            .all(|(p, v)| doc.filters.get(*p).is_some_and(|f| f == v))
+    }
+}
+
+/// A document this transaction wrote: its state at the snapshot and its new state.
+pub(crate) struct OwnWrite {
+    pub(crate) id: InternalId,
+    pub(crate) old: Option<IndexedDoc>,
+    pub(crate) new: Option<IndexedDoc>,
+}
+
+struct Generation {
+    ts: u64,
+    searcher: Searcher,
+}
+
+struct State {
+    /// Oldest first; never empty.
+    generations: VecDeque<Generation>,
+    /// Exact statistics at `latest_ts`.
+    latest: TermStats,
+    latest_ts: u64,
+    overlay: Overlay,
+}
+
+/// One search index at run time.
+pub(crate) struct TextIndex {
+    disk: DiskIndex,
+    state: RwLock<State>,
+    /// Held for a whole flush: flushes must apply their changes in order.
+    flushing: std::sync::Mutex<()>,
+}
+
+impl TextIndex {
+    fn state(&self) -> RwLockReadGuard<'_, State> {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn state_mut(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Builds the runtime index from the store's live documents at `ts`,
+    /// correcting (or rebuilding) the tantivy files to match them.
+    fn open(
+        meta: &SearchIndexMeta,
+        dir: Option<&Path>,
+        documents: Vec<(u64, IndexedDoc)>,
+        ts: u64,
+    ) -> Result<TextIndex, TextError> {
+        let disk = DiskIndex::open(meta, dir)?;
+        let indexed = disk.revisions()?;
+        let mut latest = TermStats::default();
+        let mut live = HashSet::with_capacity(documents.len());
+        let mut upserts = Vec::new();
+        for (rev, doc) in &documents {
+            latest.add(doc);
+            live.insert(doc.id);
+            if indexed.get(&doc.id) != Some(rev) {
+                upserts.push((*rev, doc));
+            }
+        }
+        let deletes: Vec<InternalId> = indexed
+            .keys()
+            .filter(|id| !live.contains(id))
+            .copied()
+            .collect();
+        if !upserts.is_empty() || !deletes.is_empty() {
+            tracing::info!(
+                index = %meta.name, table = %meta.table_name,
+                written = upserts.len(), deleted = deletes.len(),
+                "bringing search index files up to date with the store"
+            );
+        }
+        let searcher = disk.apply(&upserts, &deletes, ts)?;
+        Ok(TextIndex {
+            disk,
+            flushing: std::sync::Mutex::new(()),
+            state: RwLock::new(State {
+                generations: VecDeque::from([Generation { ts, searcher }]),
+                latest,
+                latest_ts: ts,
+                overlay: Overlay::default(),
+            }),
+        })
+    }
+
+    /// Records one commit's changes (called by the committer before the
+    /// commit becomes visible).
+    fn record(
+        &self,
+        ts: u64,
+        changes: Vec<(InternalId, Option<IndexedDoc>, Option<IndexedDoc>)>,
+    ) -> usize {
+        let mut state = self.state_mut();
+        for (id, old, new) in changes {
+            state.latest.apply(old.as_ref(), new.as_ref());
+            state.overlay.push(Change {
+                ts,
+                id,
+                old: old.map(Arc::new),
+                new: new.map(Arc::new),
+            });
+        }
+        state.latest_ts = state.latest_ts.max(ts);
+        state.overlay.len()
+    }
+
+    /// Writes the changes since the newest generation into tantivy and
+    /// makes the result the newest generation (blocking).
+    fn flush(&self) -> Result<(), TextError> {
+        let _one_at_a_time = self
+            .flushing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (from, through, upserts, deletes) = {
+            let state = self.state();
+            let from = state.generations.back().map_or(0, |g| g.ts);
+            let through = state.latest_ts;
+            if through <= from || state.overlay.between(from, through).next().is_none() {
+                return Ok(());
+            }
+            let mut last: HashMap<InternalId, (u64, Option<Arc<IndexedDoc>>)> = HashMap::new();
+            for change in state.overlay.between(from, through) {
+                last.insert(change.id, (change.ts, change.new.clone()));
+            }
+            let mut upserts = Vec::new();
+            let mut deletes = Vec::new();
+            for (id, (ts, new)) in last {
+                match new {
+                    Some(doc) => upserts.push((ts, doc)),
+                    None => deletes.push(id),
+                }
+            }
+            (from, through, upserts, deletes)
+        };
+        let refs: Vec<(u64, &IndexedDoc)> = upserts.iter().map(|(ts, d)| (*ts, &**d)).collect();
+        let searcher = self.disk.apply(&refs, &deletes, through)?;
+        let mut state = self.state_mut();
+        debug_assert!(state.generations.back().is_some_and(|g| g.ts == from));
+        state.generations.push_back(Generation {
+            ts: through,
+            searcher,
+        });
+        // Retire generations that a newer one has replaced for long enough.
+        let horizon = state.latest_ts.saturating_sub(RETAIN_NS);
+        while state.generations.len() > 1
+            && state.generations.get(1).is_some_and(|g| g.ts <= horizon)
+        {
+            state.generations.pop_front();
+        }
+        let oldest = state.generations.front().map_or(0, |g| g.ts);
+        state.overlay.prune_through(oldest);
+        Ok(())
+    }
+
+    /// Writes what is pending and stops the tantivy writer (blocking).
+    fn close(&self) -> Result<(), TextError> {
+        self.flush()?;
+        let _no_flush_meanwhile = self
+            .flushing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.disk.close()
+    }
+
+    /// The best results of `query` at `snapshot`, with the transaction's own
+    /// writes applied, in `window` (blocking: tantivy runs here).
+    fn search(
+        &self,
+        snapshot: u64,
+        query: &TextQuery,
+        own: &[OwnWrite],
+        window: Window,
+    ) -> Result<Vec<Ranked>, StoreError> {
+        let state = self.state();
+        let Some(generation) = state.generations.iter().rev().find(|g| g.ts <= snapshot) else {
+            let oldest = state.generations.front().map_or(0, |g| g.ts);
+            return Err(StoreError::SearchSnapshotTooOld { oldest });
+        };
+        let (terms, stats) = terms_and_stats(&state, snapshot, query, own);
+        if terms.is_empty() || stats.doc_count() == 0 || window.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let weights = stats.weights(&terms);
+
+        // Documents whose state at the snapshot differs from the generation's.
+        let mut current: HashMap<InternalId, Option<Arc<IndexedDoc>>> = HashMap::new();
+        for id in state
+            .overlay
+            .concerning(&query.terms, query.prefix.as_deref())
+        {
+            if let Some(doc) = state.overlay.state_between(&id, generation.ts, snapshot) {
+                current.insert(id, doc);
+            }
+        }
+        for write in own {
+            current.insert(write.id, write.new.clone().map(Arc::new));
+        }
+        let excluded: HashSet<InternalId> = current.keys().copied().collect();
+        let mut ranked: Vec<Ranked> = current
+            .values()
+            .flatten()
+            .filter(|doc| query.matches_filters(doc))
+            .filter_map(|doc| {
+                score(doc, &terms, &weights).map(|score| Ranked {
+                    score,
+                    creation_time: doc.creation_time,
+                    id: doc.id,
+                })
+            })
+            .filter(|r| window.admits(r))
+            .collect();
+        let searcher = generation.searcher.clone();
+        drop(state);
+
+        let tantivy_query = build_query(self.disk.fields(), &terms, &query.filters);
+        let hits = top_hits(&searcher, tantivy_query.as_ref(), &stats, &excluded, window)
+            .map_err(|e| StoreError::Search(e.to_string()))?;
+        ranked.extend(hits);
+        ranked.sort_by(|a, b| b.cmp(a));
+        ranked.truncate(window.limit);
+        Ok(ranked)
+    }
+}
+
+/// The terms a search ranks by (its terms plus the prefix's expansions) and
+/// the exact statistics at `snapshot` with `own` writes applied.
+fn terms_and_stats(
+    state: &State,
+    snapshot: u64,
+    query: &TextQuery,
+    own: &[OwnWrite],
+) -> (Vec<String>, QueryStats) {
+    let mut stats = QueryStats {
+        docs: i64::try_from(state.latest.docs).unwrap_or(i64::MAX),
+        tokens: i64::try_from(state.latest.tokens).unwrap_or(i64::MAX),
+        df: HashMap::new(),
+    };
+    let later: Vec<&Change> = state.overlay.newer_than(snapshot).collect();
+    let mut wanted: Vec<String> = query.terms.clone();
+    if let Some(prefix) = &query.prefix {
+        wanted.extend(
+            state
+                .latest
+                .df
+                .range::<str, _>((
+                    std::ops::Bound::Included(prefix.as_str()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(t, _)| t.starts_with(prefix.as_str()))
+                .map(|(t, _)| t.clone()),
+        );
+        let recent = later
+            .iter()
+            .flat_map(|c| c.old.iter().chain(c.new.iter()).map(|d| &**d))
+            .chain(own.iter().flat_map(|w| w.old.iter().chain(w.new.iter())));
+        for doc in recent {
+            wanted.extend(
+                doc.terms
+                    .iter()
+                    .filter(|(t, _)| t.starts_with(prefix.as_str()))
+                    .map(|(t, _)| t.clone()),
+            );
+        }
+    }
+    for term in wanted {
+        let n = state.latest.df.get(&term).copied().unwrap_or(0);
+        stats.df.insert(term, i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    // Back from the latest commit to the snapshot, then forward through the
+    // transaction's own writes.
+    for change in later {
+        if let Some(new) = &change.new {
+            stats.shift(new, -1);
+        }
+        if let Some(old) = &change.old {
+            stats.shift(old, 1);
+        }
+    }
+    for write in own {
+        if let Some(old) = &write.old {
+            stats.shift(old, -1);
+        }
+        if let Some(new) = &write.new {
+            stats.shift(new, 1);
+        }
+    }
+    let mut terms: Vec<String> = query.terms.clone();
+    if let Some(prefix) = &query.prefix {
+        let mut expansions: Vec<(&String, i64)> = stats
+            .df
+            .iter()
+            .filter(|(t, n)| t.starts_with(prefix.as_str()) && **n > 0)
+            .map(|(t, n)| (t, *n))
+            .collect();
+        expansions.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        terms.extend(
+            expansions
+                .into_iter()
+                .take(MAX_PREFIX_EXPANSIONS)
+                .map(|(t, _)| t.clone()),
+        );
+    }
+    terms.sort();
+    terms.dedup();
+    (terms, stats)
+}
+
+/// Every search index of a store.
+pub(crate) struct TextIndexes {
+    indexes: HashMap<IndexId, Arc<TextIndex>>,
+    flush_now: tokio::sync::Notify,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl TextIndexes {
+    /// Opens every search index of `catalog`, bringing its files (under
+    /// `root`, or in memory) in line with the store's documents at `ts`.
+    pub(crate) async fn open(
+        catalog: &Catalog,
+        persistence: &dyn Persistence,
+        root: Option<PathBuf>,
+        ts: u64,
+    ) -> Result<Arc<TextIndexes>, StoreError> {
+        if let Some(root) = &root {
+            remove_dropped(root, catalog)?;
+        }
+        let mut indexes = HashMap::new();
+        for meta in catalog.search_indexes() {
+            let documents = live_documents(catalog, persistence, meta, ts).await?;
+            let dir = root.as_ref().map(|r| index_dir(r, meta));
+            let meta_owned = meta.clone();
+            let index = tokio::task::spawn_blocking(move || {
+                TextIndex::open(&meta_owned, dir.as_deref(), documents, ts)
+            })
+            .await
+            .map_err(|e| StoreError::Search(e.to_string()))?
+            .map_err(|e| StoreError::Search(e.to_string()))?;
+            indexes.insert(meta.id, Arc::new(index));
+        }
+        let text = Arc::new(TextIndexes {
+            indexes,
+            flush_now: tokio::sync::Notify::new(),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        });
+        if !text.indexes.is_empty() {
+            tokio::spawn(flush_loop(Arc::downgrade(&text)));
+        }
+        Ok(text)
+    }
+
+    /// Records a commit's changes to search indexes.
+    pub(crate) fn record(&self, ts: u64, changes: Vec<TextChange>) {
+        let mut by_index: HashMap<IndexId, Vec<_>> = HashMap::new();
+        for change in changes {
+            by_index
+                .entry(change.index)
+                .or_default()
+                .push((change.id, change.old, change.new));
+        }
+        for (id, changes) in by_index {
+            if let Some(index) = self.indexes.get(&id)
+                && index.record(ts, changes) >= FLUSH_CHANGES
+            {
+                self.flush_now.notify_one();
+            }
+        }
+    }
+
+    /// Searches index `id` at `snapshot` (off the async workers).
+    pub(crate) async fn search(
+        &self,
+        id: IndexId,
+        snapshot: u64,
+        query: TextQuery,
+        own: Vec<OwnWrite>,
+        window: Window,
+    ) -> Result<Vec<Ranked>, StoreError> {
+        let Some(index) = self.indexes.get(&id).cloned() else {
+            return Err(StoreError::Search(format!(
+                "search index #{} is not open",
+                id.0
+            )));
+        };
+        tokio::task::spawn_blocking(move || index.search(snapshot, &query, &own, window))
+            .await
+            .map_err(|e| StoreError::Search(e.to_string()))?
+    }
+
+    /// Writes every index's pending changes into tantivy now (blocking the
+    /// caller until done). Used by tests and benchmarks.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        for index in self.indexes.values() {
+            let index = index.clone();
+            tokio::task::spawn_blocking(move || index.flush())
+                .await
+                .map_err(|e| StoreError::Search(e.to_string()))?
+                .map_err(|e| StoreError::Search(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+impl TextIndexes {
+    /// Writes every index's pending changes and releases its files, so the
+    /// store can be opened again in this process. Called once the committer
+    /// has stopped; searches keep working afterwards, writes do not.
+    pub(crate) async fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.flush_now.notify_one();
+        for index in self.indexes.values() {
+            let index = index.clone();
+            match tokio::task::spawn_blocking(move || index.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "closing a search index failed; it is brought up to date at the next start")
+                }
+                Err(e) => tracing::warn!(error = %e, "closing a search index failed"),
+            }
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// A change of one document in one search index, as the committer plans it.
+pub(crate) struct TextChange {
+    pub(crate) index: IndexId,
+    pub(crate) id: InternalId,
+    pub(crate) old: Option<IndexedDoc>,
+    pub(crate) new: Option<IndexedDoc>,
+}
+
+async fn flush_loop(text: Weak<TextIndexes>) {
+    loop {
+        let Some(strong) = text.upgrade() else { return };
+        let notified = async { strong.flush_now.notified().await };
+        let _ = tokio::time::timeout(FLUSH_INTERVAL, notified).await;
+        drop(strong);
+        let Some(strong) = text.upgrade() else { return };
+        if strong.is_closed() {
+            return;
+        }
+        for index in strong.indexes.values() {
+            let index = index.clone();
+            let result = tokio::task::spawn_blocking(move || index.flush()).await;
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(TextError::Closed)) => return,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "writing a search index failed; will retry")
+                }
+                Err(e) => tracing::warn!(error = %e, "search index writer stopped"),
+            }
+        }
+    }
+}
+
+/// Every live document of `meta`'s table at `ts`, as the index sees it, with its revision timestamp.
+async fn live_documents(
+    catalog: &Catalog,
+    persistence: &dyn Persistence,
+    meta: &SearchIndexMeta,
+    ts: u64,
+) -> Result<Vec<(u64, IndexedDoc)>, StoreError> {
+    let table = catalog
+        .table_by_number(meta.table)
+        .ok_or_else(|| StoreError::Catalog(format!("no table for search index {}", meta.name)))?;
+    let by_creation = catalog.index(table.by_creation_time).ok_or_else(|| {
+        StoreError::Catalog(format!(
+            "table {} has no by_creation_time index",
+            table.name
+        ))
+    })?;
+    let mut interval = KeyInterval::all();
+    let mut out = Vec::new();
+    const PAGE: usize = 1024;
+    loop {
+        let page = persistence
+            .scan(by_creation, &interval, ts, Order::Asc, PAGE)
+            .await?;
+        let full = page.len() == PAGE;
+        if let Some(last) = page.last() {
+            interval.start = super::read_set::successor(&last.key);
+        }
+        out.extend(
+            page.into_iter()
+                .filter_map(|e| IndexedDoc::of(meta, &e.document).map(|d| (e.ts, d))),
+        );
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+/// Deletes index directories under `root` that no current search index uses.
+fn remove_dropped(root: &Path, catalog: &Catalog) -> Result<(), StoreError> {
+    let wanted: HashSet<PathBuf> = catalog
+        .search_indexes()
+        .map(|m| index_dir(root, m))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && !wanted.contains(&path) {
+            tracing::info!(path = %path.display(), "removing the files of a dropped search index");
+            std::fs::remove_dir_all(&path)
+                .map_err(|e| StoreError::Search(TextError::io(&path, e).to_string()))?;
+        }
+    }
+    Ok(())
+}

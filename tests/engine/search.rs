@@ -1,0 +1,327 @@
+//! Full-text search indexes at the store level: ranking, prefixes, filters,
+//! limits, snapshot consistency, own writes and rebuilding from the store.
+
+use std::collections::BTreeMap;
+
+use convex_rs::prelude::*;
+use convex_rs::query::{IndexRange, Query, QueryError};
+use convex_rs::schema::{Schema, SearchIndex, TableDefinition};
+use convex_rs::store::{SqliteConfig, Store, Transaction};
+use convex_rs::value::DocumentId;
+
+fn schema() -> Schema {
+    Schema::new().table(
+        TableDefinition::new("notes")
+            .index("by_tag", &["tag"])
+            .search_index(
+                "search_text",
+                SearchIndex::new("text").filter_fields(&["tag", "meta.kind"]),
+            ),
+    )
+}
+
+fn note(text: &str, tag: &str) -> BTreeMap<String, Value> {
+    let mut meta = BTreeMap::new();
+    meta.insert("kind".to_string(), Value::String("plain".into()));
+    [
+        ("text".to_string(), Value::String(text.into())),
+        ("tag".to_string(), Value::String(tag.into())),
+        ("meta".to_string(), Value::Object(meta)),
+    ]
+    .into()
+}
+
+async fn open(path: Option<&std::path::Path>) -> anyhow::Result<Store> {
+    let config = match path {
+        Some(p) => SqliteConfig::file(p),
+        None => SqliteConfig::temporary(),
+    };
+    Ok(Store::open_sqlite(config, &schema()).await?)
+}
+
+async fn insert(store: &Store, text: &str, tag: &str) -> anyhow::Result<DocumentId> {
+    let table = store.catalog().table("notes").map(|t| t.number);
+    let tx = store.begin();
+    let id = tx.insert(
+        table.ok_or_else(|| anyhow::anyhow!("no table"))?,
+        note(text, tag),
+    )?;
+    store.commit(tx).await?;
+    Ok(id)
+}
+
+fn text_of(doc: &Document) -> String {
+    doc.get_path("text")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+async fn search(tx: &Transaction, text: &str) -> Result<Vec<String>, QueryError> {
+    let docs = Query::<Document>::new(tx, "notes")
+        .with_search_index("search_text", |q| q.search("text", text))
+        .take(100)
+        .await?;
+    Ok(docs.iter().map(text_of).collect())
+}
+
+#[tokio::test]
+async fn results_come_in_relevance_order_newer_first_on_ties() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    for text in [
+        "apple x y z",
+        "apple apple apple x",
+        "x y z w",
+        "apple apple x y",
+        "apple x",
+        "apple x",
+    ] {
+        insert(&store, text, "a").await?;
+    }
+    let got = search(&store.begin_read(), "apple").await?;
+    assert_eq!(
+        got,
+        [
+            "apple apple apple x",
+            "apple apple x y",
+            "apple x",
+            "apple x",
+            "apple x y z"
+        ]
+    );
+    // Ties go to the newer document.
+    let docs = Query::<Document>::new(&store.begin_read(), "notes")
+        .with_search_index("search_text", |q| q.search("text", "apple"))
+        .take(10)
+        .await?;
+    assert!(docs[2].creation_time > docs[3].creation_time);
+    // More matched terms rank higher.
+    insert(&store, "apple pear q r", "a").await?;
+    let got = search(&store.begin_read(), "pear apple").await?;
+    assert_eq!(got[0], "apple pear q r");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_last_term_matches_as_a_prefix() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    for text in ["hello world", "help me", "yellow", "HELIUM!"] {
+        insert(&store, text, "a").await?;
+    }
+    let tx = store.begin_read();
+    let mut got = search(&tx, "hel").await?;
+    got.sort();
+    assert_eq!(got, ["HELIUM!", "hello world", "help me"]);
+    // Only the last term is a prefix.
+    assert_eq!(search(&tx, "hel world").await?, ["hello world"]);
+    let mut got = search(&tx, "world hel").await?;
+    got.sort();
+    assert_eq!(got, ["HELIUM!", "hello world", "help me"]);
+    // A repeated last term is still the prefix.
+    let mut got = search(&tx, "hel world hel").await?;
+    got.sort();
+    assert_eq!(got, ["HELIUM!", "hello world", "help me"]);
+    assert!(search(&tx, "").await?.is_empty());
+    assert!(search(&tx, "  !!  ").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn filters_are_equalities_and_combine_with_and() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    insert(&store, "rust one", "a").await?;
+    insert(&store, "rust two", "b").await?;
+    let tx = store.begin_read();
+    let run = |tag: &'static str, kind: &'static str| {
+        Query::<Document>::new(&tx, "notes")
+            .with_search_index("search_text", move |q| {
+                q.search("text", "rust")
+                    .eq("tag", tag)
+                    .eq("meta.kind", kind)
+            })
+            .collect()
+    };
+    let a: Vec<String> = run("a", "plain").await?.iter().map(text_of).collect();
+    assert_eq!(a, ["rust one"]);
+    assert!(run("a", "other").await?.is_empty());
+    assert!(run("c", "plain").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn limits_and_misuse_give_clear_errors() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    insert(&store, "word", "a").await?;
+    let tx = store.begin_read();
+    let q = || Query::<Document>::new(&tx, "notes");
+    let many: Vec<String> = (0..17).map(|i| format!("t{i}")).collect();
+    let err = search(&tx, &many.join(" ")).await.unwrap_err().to_string();
+    assert!(err.contains("at most 16"), "{err}");
+    let err = q()
+        .with_search_index("search_text", |q| {
+            (0..9).fold(q.search("text", "word"), |q, _| q.eq("tag", "a"))
+        })
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at most 8"), "{err}");
+    let err = q()
+        .with_search_index("search_text", |q| q.search("text", "word"))
+        .take(1025)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at most 1024"), "{err}");
+    let err = q()
+        .with_search_index("search_text", |q| q.search("tag", "word"))
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("search field is \"text\""), "{err}");
+    let err = q()
+        .with_search_index("search_text", |q| q.search("text", "word").eq("text", "x"))
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a filter field"), "{err}");
+    let err = q()
+        .with_search_index("nope", |q| q.search("text", "word"))
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no search index"), "{err}");
+    let err = q()
+        .with_index("by_tag", IndexRange::new().eq("tag", "a"))
+        .with_search_index("search_text", |q| q.search("text", "word"))
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not both"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn commits_are_seen_by_the_next_search_and_own_writes_inside() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    for i in 0..30 {
+        let word = format!("fresh{i}");
+        insert(&store, &word, "a").await?;
+        assert_eq!(
+            search(&store.begin_read(), &word).await?,
+            std::slice::from_ref(&word)
+        );
+        if i % 10 == 9 {
+            store.flush_search_indexes().await?;
+        }
+    }
+    let table = store.catalog().table("notes").map(|t| t.number).unwrap();
+    let kept = insert(&store, "kiwi old", "a").await?;
+    let tx = store.begin();
+    tx.insert(table, note("kiwi new", "a"))?;
+    tx.replace(kept, note("mango", "a")).await?;
+    assert_eq!(search(&tx, "kiwi").await?, ["kiwi new"]);
+    assert_eq!(search(&tx, "mango").await?, ["mango"]);
+    store.commit(tx).await?;
+    assert_eq!(search(&store.begin_read(), "kiwi").await?, ["kiwi new"]);
+
+    // Delete takes effect, before and after the background flush.
+    let tx = store.begin();
+    tx.delete(kept).await?;
+    store.commit(tx).await?;
+    assert!(search(&store.begin_read(), "mango").await?.is_empty());
+    store.flush_search_indexes().await?;
+    assert!(search(&store.begin_read(), "mango").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_old_snapshot_sees_the_old_match() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    let id = insert(&store, "alpha", "a").await?;
+    let old = store.begin_read();
+    let tx = store.begin();
+    tx.replace(id, note("beta", "a")).await?;
+    store.commit(tx).await?;
+    store.flush_search_indexes().await?;
+    assert_eq!(search(&old, "alpha").await?, ["alpha"]);
+    assert!(search(&old, "beta").await?.is_empty());
+    let new = store.begin_read();
+    assert!(search(&new, "alpha").await?.is_empty());
+    assert_eq!(search(&new, "beta").await?, ["beta"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn pagination_pages_through_every_result() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    for i in 0..25 {
+        insert(&store, &format!("page {}", "x ".repeat(i)), "a").await?;
+    }
+    let tx = store.begin_read();
+    let mut cursor = None;
+    let mut seen = Vec::new();
+    loop {
+        let mut options = PaginationOptions::first(7);
+        options.cursor = cursor.clone();
+        let page = Query::<Document>::new(&tx, "notes")
+            .with_search_index("search_text", |q| q.search("text", "page"))
+            .paginate(&options)
+            .await?;
+        seen.extend(page.page.iter().map(|d| d.id));
+        if page.is_done {
+            break;
+        }
+        cursor = Some(page.continue_cursor);
+    }
+    let all: Vec<DocumentId> = Query::<Document>::new(&tx, "notes")
+        .with_search_index("search_text", |q| q.search("text", "page"))
+        .collect()
+        .await?
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(seen, all);
+    assert_eq!(all.len(), 25);
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleted_or_stale_index_files_are_rebuilt_from_the_store() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("db.sqlite3");
+    let expected = {
+        let store = open(Some(&path)).await?;
+        for i in 0..200 {
+            insert(&store, &format!("doc {i} common word{}", i % 7), "a").await?;
+        }
+        store.flush_search_indexes().await?;
+        // Unflushed commits after the last tantivy commit.
+        insert(&store, "late common arrival", "a").await?;
+        let got = search(&store.begin_read(), "common word3").await?;
+        store.close().await;
+        got
+    };
+    // Stale files (the late commit is not in them) are caught up.
+    {
+        let store = open(Some(&path)).await?;
+        assert_eq!(search(&store.begin_read(), "common word3").await?, expected);
+        store.close().await;
+    }
+    // Deleted files are rebuilt.
+    std::fs::remove_dir_all(dir.path().join("db.sqlite3.search"))?;
+    {
+        let store = open(Some(&path)).await?;
+        assert_eq!(search(&store.begin_read(), "common word3").await?, expected);
+        store.close().await;
+    }
+    // Corrupt files are rebuilt.
+    let index_dir = dir.path().join("db.sqlite3.search/notes.search_text");
+    std::fs::write(index_dir.join("meta.json"), b"not json")?;
+    let store = open(Some(&path)).await?;
+    assert_eq!(search(&store.begin_read(), "common word3").await?, expected);
+    Ok(())
+}
