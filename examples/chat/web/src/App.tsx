@@ -65,7 +65,10 @@ export function App() {
       <Header identity={identity} />
       <main className="layout">
         <Chat identity={identity} />
-        <History />
+        <div className="sidebar">
+          <Search />
+          <History />
+        </div>
       </main>
     </div>
   );
@@ -246,6 +249,54 @@ function Chat({ identity }: { identity: Identity }) {
     </section>
   );
 }
+
+// ANCHOR: search
+function Search() {
+  const [query, setQuery] = useState("");
+  // A live query: the results change as matching messages are sent, edited
+  // or removed. Nothing to search for means no subscription at all.
+  const results = useQuery(
+    api.messages.search,
+    query.trim() ? { query } : "skip",
+  );
+
+  return (
+    <section className="card search" role="search" aria-label="Search">
+      <h2>Search</h2>
+      <p className="hint">Best matches first, live.</p>
+      <input
+        type="search"
+        data-testid="search-input"
+        value={query}
+        placeholder="Find messages…"
+        autoComplete="off"
+        aria-label="Search messages"
+        onChange={(e) => setQuery(e.target.value)}
+      />
+      {query.trim() && (
+        <ol
+          className="search-list"
+          data-testid="search-results"
+          aria-busy={results === undefined}
+        >
+          {results === undefined ? (
+            <li className="placeholder">Searching…</li>
+          ) : results.length === 0 ? (
+            <li className="placeholder">No matching messages.</li>
+          ) : (
+            results.map((m) => (
+              <li key={m._id} data-testid="search-result" data-id={m._id}>
+                <time>{formatTime(m._creationTime)}</time>
+                <span>{m.body}</span>
+              </li>
+            ))
+          )}
+        </ol>
+      )}
+    </section>
+  );
+}
+// ANCHOR_END: search
 
 // ANCHOR: history
 function History() {

@@ -452,3 +452,38 @@ test("the name and user survive a reload (localStorage)", async () => {
     },
   );
 });
+
+test("search results are live and follow typing", async () => {
+  // Last, so the messages it sends do not change the counts checked above.
+  const input = pageA.getByTestId("search-input");
+  const results = pageA.getByTestId("search-result");
+  const settled = '[data-testid="search-results"][aria-busy="false"]';
+
+  await input.fill("zebra");
+  await pageA.waitForSelector(settled, { timeout: TIMEOUT });
+  assert.equal(await results.count(), 0, "nothing matches yet");
+
+  // Sent from page B: page A's results update without retyping.
+  const text = `a zebra crossing ${Date.now()}`;
+  await send(pageB, text);
+  await results.filter({ hasText: text }).waitFor({ timeout: TIMEOUT });
+  assert.equal(await results.count(), 1);
+
+  // An empty box hides the results (and unsubscribes), so what shows after
+  // the next typing is that search's own result.
+  await input.fill("");
+  await pageA
+    .getByTestId("search-results")
+    .waitFor({ state: "detached", timeout: TIMEOUT });
+
+  // A word being typed matches as a prefix.
+  await input.fill("zeb");
+  await results.filter({ hasText: text }).waitFor({ timeout: TIMEOUT });
+  assert.equal(await results.count(), 1);
+
+  // Removed elsewhere: it leaves the results.
+  const id = await results.first().getAttribute("data-id");
+  await callMutation("messages:remove", { id });
+  await results.first().waitFor({ state: "detached", timeout: TIMEOUT });
+  await pageA.waitForSelector(settled, { timeout: TIMEOUT });
+});

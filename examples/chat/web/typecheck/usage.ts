@@ -61,6 +61,9 @@ assertType<
   >
 >();
 assertType<Equals<DataModel["users"]["indexes"]["by_token"], ["tokenIdentifier", "_creationTime"]>>();
+assertType<
+  Equals<DataModel["messages"]["searchIndexes"], { search_body: { searchField: "body"; filterFields: never } }>
+>();
 
 // Argument and return types, from the Rust signatures.
 assertType<Equals<FunctionArgs<typeof api.messages.send>, { body: string; user: Id<"users"> }>>();
@@ -72,6 +75,8 @@ assertType<Equals<FunctionReturnType<typeof api.messages.count>, number>>();
 assertType<Equals<FunctionReturnType<typeof api.messages.edit>, null>>();
 assertType<Equals<FunctionArgs<typeof api.messages.page>, { paginationOpts: PaginationOptions }>>();
 assertType<Equals<FunctionReturnType<typeof api.messages.shout>, string>>();
+assertType<Equals<FunctionArgs<typeof api.messages.search>, { query: string }>>();
+assertType<Equals<FunctionReturnType<typeof api.messages.search>, Array<Doc<"messages">>>>();
 assertType<Equals<FunctionReturnType<typeof api.users.byToken>, Doc<"users"> | null>>();
 assertType<Equals<(typeof internal.messages.wipe)["_visibility"], "internal">>();
 assertType<Equals<(typeof api.messages.list)["_type"], "query">>();
@@ -86,6 +91,8 @@ export function useChat(userId: Id<"users">, messageId: Id<"messages">) {
   const count: number | undefined = useQuery(api.messages.count);
   const me = useQuery(api.users.byToken, { tokenIdentifier: "token" });
   const skipped = useQuery(api.users.byToken, "skip");
+  const found: Doc<"messages">[] | undefined = useQuery(api.messages.search, { query: "hel" });
+  const notSearched = useQuery(api.messages.search, "skip");
   const page = usePaginatedQuery(api.messages.page, {}, { initialNumItems: 10 });
   const pageItems: Doc<"messages">[] = page.results;
   const send = useMutation(api.messages.send);
@@ -103,7 +110,7 @@ export function useChat(userId: Id<"users">, messageId: Id<"messages">) {
     void [body, author, created];
   }
   const myName: string | undefined = me?.name;
-  return { all, alsoAll, count, skipped, pageItems, sent, edited, created, shouted, myName };
+  return { all, alsoAll, count, skipped, found, notSearched, pageItems, sent, edited, created, shouted, myName };
 }
 
 /** Uses the HTTP client, which accepts only public functions. */
@@ -136,6 +143,10 @@ export function useWrongly(userId: Id<"users">, messageId: Id<"messages">, clien
   // An argument for a function without arguments.
   // @ts-expect-error messages:list takes no arguments
   useQuery(api.messages.list, { extra: 1 });
+  // @ts-expect-error messages:search needs its `query`
+  useQuery(api.messages.search, {});
+  // @ts-expect-error the search `query` is a string
+  useQuery(api.messages.search, { query: 42 });
   // Internal functions are not on `api`.
   // @ts-expect-error messages:wipe is internal
   void api.messages.wipe;

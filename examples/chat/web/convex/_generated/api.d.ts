@@ -53,6 +53,12 @@ export declare const api: {
       { id: Id<"messages"> },
       null
     >;
+    search: FunctionReference<
+      "query",
+      "public",
+      { query: string },
+      Array<Doc<"messages">>
+    >;
     send: FunctionReference<
       "mutation",
       "public",

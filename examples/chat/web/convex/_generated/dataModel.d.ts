@@ -34,7 +34,9 @@ export type DataModel = {
     };
     fieldPaths: "_creationTime" | "_id" | "body" | "user";
     indexes: { by_creation_time: ["_creationTime"]; by_id: ["_id"] };
-    searchIndexes: {};
+    searchIndexes: {
+      search_body: { searchField: "body"; filterFields: never };
+    };
     vectorIndexes: {};
   };
   users: {
