@@ -325,3 +325,83 @@ async fn deleted_or_stale_index_files_are_rebuilt_from_the_store() -> anyhow::Re
     assert_eq!(search(&store.begin_read(), "common word3").await?, expected);
     Ok(())
 }
+
+/// A search page made at a later snapshot continues where the previous page
+/// ended, although unrelated writes in between shifted every BM25 score (the
+/// cursor's document is scored again with the new statistics).
+#[tokio::test]
+async fn pages_made_at_different_snapshots_neither_skip_nor_repeat() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    let mut words = vec!["alpha"];
+    for next in ["b", "c", "d", "e", "f"] {
+        words.push(next);
+        insert(&store, &words.join(" "), "a").await?;
+    }
+    let page = |cursor: Option<String>| {
+        let store = store.clone();
+        async move {
+            let mut options = PaginationOptions::first(2);
+            options.cursor = cursor;
+            Query::<Document>::new(&store.begin_read(), "notes")
+                .with_search_index("search_text", |q| q.search("text", "alpha").eq("tag", "a"))
+                .paginate(&options)
+                .await
+        }
+    };
+    let first = page(None).await?;
+    // Neither matches the search's filter, yet both change the statistics:
+    // more documents, a longer average, and a higher frequency of "alpha".
+    insert(
+        &store,
+        "zzz a very long note about nothing in particular at all",
+        "b",
+    )
+    .await?;
+    let second = page(Some(first.continue_cursor.clone())).await?;
+    for _ in 0..3 {
+        insert(&store, "alpha alpha", "b").await?;
+    }
+    let third = page(Some(second.continue_cursor.clone())).await?;
+    assert!(third.is_done);
+    let seen: Vec<String> = [first.page, second.page, third.page]
+        .iter()
+        .flatten()
+        .map(text_of)
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "alpha b",
+            "alpha b c",
+            "alpha b c d",
+            "alpha b c d e",
+            "alpha b c d e f"
+        ]
+    );
+    Ok(())
+}
+
+/// The last word as typed is always searched, even when more than
+/// `MAX_PREFIX_EXPANSIONS` more frequent words start with it.
+#[tokio::test]
+async fn the_typed_word_survives_a_crowd_of_completions() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    let crowd = convex_rs::query::MAX_PREFIX_EXPANSIONS + 8;
+    for i in 0..crowd {
+        for _ in 0..2 {
+            insert(&store, &format!("ab{i}x"), "a").await?;
+        }
+    }
+    insert(&store, "ab", "a").await?;
+    let got = Query::<Document>::new(&store.begin_read(), "notes")
+        .with_search_index("search_text", |q| q.search("text", "ab"))
+        .take(1024)
+        .await?;
+    assert!(got.iter().any(|d| text_of(d) == "ab"));
+    // The completions kept are the most frequent (all have two documents here).
+    assert_eq!(
+        got.len(),
+        1 + 2 * (convex_rs::query::MAX_PREFIX_EXPANSIONS - 1)
+    );
+    Ok(())
+}

@@ -143,10 +143,21 @@ impl FunctionError {
 
     fn from_store(e: StoreError) -> Self {
         match e {
+            // A mutation that outlived its search index's retained versions
+            // runs again at a new snapshot, like one whose snapshot expired.
+            StoreError::SearchSnapshotTooOld { .. } => FunctionError {
+                failure: FunctionFailure {
+                    kind: FailureKind::Conflict,
+                    message: e.to_string(),
+                    data: None,
+                },
+                retry: Some(RetryHint::Fresh),
+            },
             StoreError::Sqlite(_)
             | StoreError::Corrupt(_)
             | StoreError::Closed
-            | StoreError::Catalog(_) => FunctionError::system(e),
+            | StoreError::Catalog(_)
+            | StoreError::Search(_) => FunctionError::system(e),
             other => FunctionError::message(other),
         }
     }
@@ -279,5 +290,15 @@ mod tests {
         .into();
         assert_eq!(e.kind(), FailureKind::Conflict);
         assert!(matches!(e.retry_hint(), Some(RetryHint::Conflict(5))));
+    }
+
+    #[test]
+    fn search_failures_are_system_and_an_expired_search_snapshot_is_retried() {
+        let e: FunctionError = QueryError::Store(StoreError::Search("disk".into())).into();
+        assert_eq!(e.kind(), FailureKind::System);
+        let e: FunctionError =
+            QueryError::Store(StoreError::SearchSnapshotTooOld { oldest: 7 }).into();
+        assert_eq!(e.kind(), FailureKind::Conflict);
+        assert!(matches!(e.retry_hint(), Some(RetryHint::Fresh)));
     }
 }

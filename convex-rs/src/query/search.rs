@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use super::cursor::Cursor;
 use super::{Expr, FromDocument, PaginationOptions, PaginationResult, QueryError};
 use crate::store::text::{
-    MAX_SEARCH_FILTERS, MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS, Ranked, TextQuery, Window,
-    filter_value_key, terms,
+    IndexedDoc, MAX_SEARCH_FILTERS, MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS, Ranked, TextQuery,
+    Window, filter_value_key, terms,
 };
 use crate::store::{Document, SearchIndexMeta, StoreError, TableMeta, Transaction};
 use crate::value::{DocumentId, Value};
@@ -217,24 +217,22 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
         })
     }
 
-    /// Runs the search in `window` and loads each result (in rank order),
-    /// keeping those that pass the post-filter.
-    async fn fetch(&self, plan: &Plan<'_>, window: Window) -> Result<Fetched, QueryError> {
+    /// The ranked results of the search in `window`.
+    async fn ranked(&self, plan: &Plan<'_>, window: Window) -> Result<Vec<Ranked>, QueryError> {
         let Some(query) = plan.query.clone() else {
-            return Ok(Fetched::default());
+            return Ok(Vec::new());
         };
-        let ranked = self.tx.search(&plan.index, query, window).await?;
-        let found = ranked.len();
-        let last = ranked.last().copied();
-        let mut out = Vec::with_capacity(found);
+        Ok(self.tx.search(&plan.index, query, window).await?)
+    }
+
+    /// Loads the documents of `ranked`, in rank order, keeping those that
+    /// pass the post-filter.
+    async fn load(&self, plan: &Plan<'_>, ranked: &[Ranked]) -> Result<Vec<Document>, QueryError> {
+        let mut out = Vec::with_capacity(ranked.len());
         for r in ranked {
-            let id = DocumentId {
-                table: plan.index.table,
-                internal: r.id,
-            };
             // The search saw the document at this snapshot, so it is there;
             // a missing one would be an index bug, and is skipped.
-            let Some(doc) = self.tx.get(id).await? else {
+            let Some(doc) = self.tx.get(self.id_of(plan, r)).await? else {
                 tracing::error!(table = %plan.table.name, index = %plan.index.name, "search returned a document the store does not have");
                 continue;
             };
@@ -242,10 +240,23 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
                 out.push(doc);
             }
         }
+        Ok(out)
+    }
+
+    fn id_of(&self, plan: &Plan<'_>, r: &Ranked) -> DocumentId {
+        DocumentId {
+            table: plan.index.table,
+            internal: r.id,
+        }
+    }
+
+    /// Runs the search in `window` and loads its results.
+    async fn fetch(&self, plan: &Plan<'_>, window: Window) -> Result<Fetched, QueryError> {
+        let ranked = self.ranked(plan, window).await?;
         Ok(Fetched {
-            docs: out,
-            found,
-            last,
+            docs: self.load(plan, &ranked).await?,
+            found: ranked.len(),
+            last: ranked.last().copied(),
         })
     }
 
@@ -254,13 +265,12 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
     async fn best(&self, plan: &Plan<'_>, n: usize) -> Result<Vec<Document>, QueryError> {
         let mut out = Vec::with_capacity(n.min(64));
         let mut window = Window {
-            after: None,
-            through: None,
             limit: n,
+            ..Window::default()
         };
         let mut examined = 0;
         loop {
-            let fetched = self.fetch(plan, window).await?;
+            let fetched = self.fetch(plan, window.clone()).await?;
             examined += fetched.found;
             out.extend(fetched.docs.into_iter().take(n - out.len()));
             if out.len() >= n || fetched.found < window.limit || examined >= MAX_SEARCH_RESULTS {
@@ -297,31 +307,19 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
     /// Every result; an error if there are more than [`MAX_SEARCH_RESULTS`].
     pub async fn collect(self) -> Result<Vec<T>, QueryError> {
         let plan = self.plan()?;
-        let Some(query) = plan.query.clone() else {
-            return Ok(Vec::new());
-        };
         let window = Window {
-            after: None,
-            through: None,
             limit: MAX_SEARCH_RESULTS + 1,
+            ..Window::default()
         };
-        let ranked = self.tx.search(&plan.index, query, window).await?;
+        let ranked = self.ranked(&plan, window).await?;
         if ranked.len() > MAX_SEARCH_RESULTS {
             return Err(self.invalid(
                 plan.table,
                 format!("collect(): the search matches more than {MAX_SEARCH_RESULTS} documents; use take(n) or paginate()"),
             ));
         }
-        let fetched = self
-            .fetch(
-                &plan,
-                Window {
-                    limit: MAX_SEARCH_RESULTS,
-                    ..window
-                },
-            )
-            .await?;
-        self.convert(fetched.docs, plan.table)
+        let docs = self.load(&plan, &ranked).await?;
+        self.convert(docs, plan.table)
     }
 
     /// The best result.
@@ -387,14 +385,23 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
                 page_status: None,
             });
         }
+        let after = start.as_ref().map(ranked_at).transpose()?.flatten();
+        let through = end.as_ref().map(ranked_at).transpose()?.flatten();
+        let mut bound_docs = Vec::new();
+        for bound in after.iter().chain(through.iter()) {
+            if let Some(doc) = self.tx.get(self.id_of(&plan, bound)).await? {
+                bound_docs.extend(IndexedDoc::of(&plan.index, &doc));
+            }
+        }
         let window = Window {
-            after: start.as_ref().map(ranked_at).transpose()?.flatten(),
-            through: end.as_ref().map(ranked_at).transpose()?.flatten(),
+            after,
+            through,
             limit: if end.is_some() {
                 MAX_SEARCH_RESULTS
             } else {
                 num_items
             },
+            bound_docs,
         };
         let fetched = self.fetch(&plan, window).await?;
         let (is_done, continue_cursor) = match end {

@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::index_key::index_key;
 use super::persistence::{CommitWrites, DocumentWrite, IndexWrite};
-use super::text::{IndexedDoc, TextChange, TextIndexes};
+use super::text::{IndexedDoc, TextChange, TextIndexes, document_keys};
 use super::transaction::{PendingCommit, PendingWrite};
 use super::write_log::{Invalid, WriteLog};
 use super::{Catalog, CommitError, CommitInfo, Persistence, ReadCaches, wall_clock_nanos};
@@ -261,7 +261,7 @@ impl Committer {
                     continue;
                 }
                 for doc in old.iter().chain(new.iter()) {
-                    touched.extend(doc.keys().map(|key| (meta.id, key)));
+                    touched.extend(document_keys(doc).map(|key| (meta.id, key)));
                 }
                 text.push(TextChange {
                     index: meta.id,

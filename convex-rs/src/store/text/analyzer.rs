@@ -94,26 +94,6 @@ impl IndexedDoc {
             .binary_search_by(|(t, _)| t.as_str().cmp(term))
             .map_or(0, |i| self.terms[i].1)
     }
-
-    /// The keys a change of this document touches in its index's key space:
-    /// one per distinct term, `term ‖ 0x00 ‖ filter values`.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
-        self.terms.iter().map(|(term, _)| {
-            let mut key = term_key(term);
-            for filter in &self.filters {
-                key.extend_from_slice(filter);
-            }
-            key
-        })
-    }
-}
-
-/// The start of every key of `term` (terms never contain a 0 byte).
-pub(crate) fn term_key(term: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(term.len() + 16);
-    key.extend_from_slice(term.as_bytes());
-    key.push(0);
-    key
 }
 
 /// The key encoding of a filter field's value (`None`: the field is missing).

@@ -10,7 +10,9 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use tantivy::query::{BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery};
+use tantivy::query::{
+    Bm25Weight, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery,
+};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
@@ -19,7 +21,7 @@ use tantivy::{
 };
 
 use super::analyzer::{IndexedDoc, TOKENIZER_NAME, analyzer};
-use super::stats::QueryStats;
+use super::stats::{QueryStats, score};
 use super::{Ranked, TextError};
 use crate::store::SearchIndexMeta;
 use crate::value::InternalId;
@@ -301,7 +303,7 @@ pub(crate) fn build_query(
 }
 
 /// Which part of the ranking a search wants.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Window {
     /// Only results ranked after this one.
     pub(crate) after: Option<Ranked>,
@@ -309,9 +311,29 @@ pub(crate) struct Window {
     pub(crate) through: Option<Ranked>,
     /// At most this many.
     pub(crate) limit: usize,
+    /// The documents of `after` and `through` as of the search's snapshot,
+    /// where known. A cursor's score was computed with the statistics of the
+    /// snapshot that made it; scoring its document again with this search's
+    /// statistics keeps pages made at different snapshots from skipping or
+    /// repeating results when unrelated writes shift every score.
+    pub(crate) bound_docs: Vec<IndexedDoc>,
 }
 
 impl Window {
+    /// Gives `after` and `through` their documents' scores under `weights`.
+    pub(crate) fn rescore(&mut self, terms: &[String], weights: &[Bm25Weight]) {
+        for bound in [&mut self.after, &mut self.through].into_iter().flatten() {
+            let current = self
+                .bound_docs
+                .iter()
+                .find(|d| d.id == bound.id)
+                .and_then(|d| score(d, terms, weights));
+            if let Some(current) = current {
+                bound.score = current;
+            }
+        }
+    }
+
     pub(crate) fn admits(&self, r: &Ranked) -> bool {
         self.after.is_none_or(|a| *r < a) && self.through.is_none_or(|t| *r >= t)
     }
@@ -324,7 +346,7 @@ pub(crate) fn top_hits(
     query: &dyn Query,
     stats: &QueryStats,
     excluded: &HashSet<InternalId>,
-    window: Window,
+    window: &Window,
 ) -> Result<Vec<Ranked>, TextError> {
     let weight = query.weight(EnableScoring::enabled_from_statistics_provider(
         stats, searcher,

@@ -18,6 +18,7 @@
 mod analyzer;
 mod disk;
 mod overlay;
+mod read_keys;
 mod stats;
 
 use std::cmp::Ordering;
@@ -30,10 +31,11 @@ use tantivy::{Score, Searcher};
 
 pub use analyzer::MAX_TERM_BYTES;
 pub(crate) use analyzer::terms;
-pub(crate) use analyzer::{IndexedDoc, filter_value_key, term_key};
+pub(crate) use analyzer::{IndexedDoc, filter_value_key};
 pub(crate) use disk::Window;
 use disk::{DiskIndex, build_query, index_dir, top_hits};
 use overlay::{Change, Overlay};
+pub(crate) use read_keys::document_keys;
 use stats::{QueryStats, TermStats, score};
 
 use super::{Catalog, IndexId, KeyInterval, Order, Persistence, SearchIndexMeta, StoreError};
@@ -153,28 +155,7 @@ pub(crate) struct TextQuery {
 impl TextQuery {
     /// The read-set intervals of this search in its index's key space.
     pub(crate) fn read_intervals(&self, meta: &SearchIndexMeta) -> Vec<KeyInterval> {
-        // Filters narrow a term's interval as far as they fix a leading run
-        // of the declared filter fields.
-        let mut leading = Vec::new();
-        for position in 0..meta.filter_fields.len() {
-            match self.filters.iter().find(|(p, _)| *p == position) {
-                Some((_, value)) => leading.extend_from_slice(value),
-                None => break,
-            }
-        }
-        let mut out: Vec<KeyInterval> = self
-            .terms
-            .iter()
-            .map(|t| {
-                let mut key = term_key(t);
-                key.extend_from_slice(&leading);
-                KeyInterval::prefix(&key)
-            })
-            .collect();
-        if let Some(prefix) = &self.prefix {
-            out.push(KeyInterval::prefix(prefix.as_bytes()));
-        }
-        out
+        read_keys::query_intervals(self, meta)
     }
 
     fn matches_filters(&self, doc: &IndexedDoc) -> bool {
@@ -369,6 +350,9 @@ impl TextIndex {
             return Ok(Vec::new());
         }
         let weights = stats.weights(&terms);
+        let mut window = window;
+        window.rescore(&terms, &weights);
+        let limit = window.limit;
 
         // Documents whose state at the snapshot differs from the generation's.
         let mut current: HashMap<InternalId, Option<Arc<IndexedDoc>>> = HashMap::new();
@@ -401,11 +385,17 @@ impl TextIndex {
         drop(state);
 
         let tantivy_query = build_query(self.disk.fields(), &terms, &query.filters);
-        let hits = top_hits(&searcher, tantivy_query.as_ref(), &stats, &excluded, window)
-            .map_err(|e| StoreError::Search(e.to_string()))?;
+        let hits = top_hits(
+            &searcher,
+            tantivy_query.as_ref(),
+            &stats,
+            &excluded,
+            &window,
+        )
+        .map_err(|e| StoreError::Search(e.to_string()))?;
         ranked.extend(hits);
         ranked.sort_by(|a, b| b.cmp(a));
-        ranked.truncate(window.limit);
+        ranked.truncate(limit);
         Ok(ranked)
     }
 }
@@ -480,7 +470,14 @@ fn terms_and_stats(
             .filter(|(t, n)| t.starts_with(prefix.as_str()) && **n > 0)
             .map(|(t, n)| (t, *n))
             .collect();
-        expansions.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        // The typed word itself first (when some document has it), then the
+        // most frequent completions.
+        expansions.sort_by(|a, b| {
+            (a.0 != prefix)
+                .cmp(&(b.0 != prefix))
+                .then(b.1.cmp(&a.1))
+                .then_with(|| a.0.cmp(b.0))
+        });
         terms.extend(
             expansions
                 .into_iter()
