@@ -48,6 +48,9 @@ pub mod tutorial {
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/pagination.md"))]
     pub mod pagination {}
 
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/search.md"))]
+    pub mod search {}
+
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/testing.md"))]
     pub mod testing {}
 
