@@ -10,7 +10,7 @@ use crate::store::text::{
     Window, filter_value_key, terms,
 };
 use crate::store::{Document, SearchIndexMeta, StoreError, TableMeta, Transaction};
-use crate::value::{DocumentId, Value};
+use crate::value::{DocumentId, InternalId, Value};
 
 /// The start of a search: name the search field and the text with
 /// [`search`](SearchIndexBuilder::search).
@@ -228,11 +228,13 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
     /// Loads the documents of `ranked`, in rank order, keeping those that
     /// pass the post-filter.
     async fn load(&self, plan: &Plan<'_>, ranked: &[Ranked]) -> Result<Vec<Document>, QueryError> {
-        let mut out = Vec::with_capacity(ranked.len());
-        for r in ranked {
+        let ids: Vec<InternalId> = ranked.iter().map(|r| r.id).collect();
+        let docs = self.tx.get_many(plan.index.table, &ids).await?;
+        let mut out = Vec::with_capacity(docs.len());
+        for doc in docs {
             // The search saw the document at this snapshot, so it is there;
             // a missing one would be an index bug, and is skipped.
-            let Some(doc) = self.tx.get(self.id_of(plan, r)).await? else {
+            let Some(doc) = doc else {
                 tracing::error!(table = %plan.table.name, index = %plan.index.name, "search returned a document the store does not have");
                 continue;
             };

@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::index_key::index_key;
 use super::persistence::{CommitWrites, DocumentWrite, IndexWrite};
-use super::text::{IndexedDoc, TextChange, TextIndexes, document_keys};
+use super::text::TextIndexes;
 use super::transaction::{PendingCommit, PendingWrite};
 use super::write_log::{Invalid, WriteLog};
 use super::{Catalog, CommitError, CommitInfo, Persistence, ReadCaches, wall_clock_nanos};
@@ -158,7 +158,8 @@ impl Committer {
         let mut writes = Vec::with_capacity(batch.len());
         let mut accepted = Vec::with_capacity(batch.len());
         let mut texts = Vec::with_capacity(batch.len());
-        for request in batch {
+        for mut request in batch {
+            let text = std::mem::take(&mut request.writes.text);
             let pending = &request.writes;
             if let Err(invalid) = self.log.validate(pending.snapshot, &pending.reads) {
                 let error = match invalid {
@@ -172,11 +173,12 @@ impl Committer {
                 continue;
             }
             let ts = self.next_ts();
-            let (commit, info, text) = self.plan(ts, &pending.writes);
+            let (commit, mut info) = self.plan(ts, &pending.writes);
+            info.writes.extend(text.keys);
             let info = Arc::new(info);
             self.log.push(info.clone());
             writes.push(commit);
-            texts.push(text);
+            texts.push(text.changes);
             accepted.push((request.reply, info));
         }
         let Some((_, first)) = accepted.first() else {
@@ -230,11 +232,10 @@ impl Committer {
         &self,
         ts: u64,
         pending: &[(crate::value::DocumentId, PendingWrite)],
-    ) -> (CommitWrites, CommitInfo, Vec<TextChange>) {
+    ) -> (CommitWrites, CommitInfo) {
         let mut documents = Vec::with_capacity(pending.len());
         let mut index = Vec::new();
         let mut touched = Vec::new();
-        let mut text = Vec::new();
         for (id, write) in pending {
             let Some(table) = self.catalog.table_by_number(id.table) else {
                 continue;
@@ -251,25 +252,6 @@ impl Committer {
             });
             let by_id = id.internal.0.to_vec();
             touched.push((table.by_id, by_id));
-            for search_id in &table.search_indexes {
-                let Some(meta) = self.catalog.search_index(*search_id) else {
-                    continue;
-                };
-                let old = old.and_then(|(_, doc)| IndexedDoc::of(meta, doc));
-                let new = new.and_then(|doc| IndexedDoc::of(meta, doc));
-                if old == new {
-                    continue;
-                }
-                for doc in old.iter().chain(new.iter()) {
-                    touched.extend(document_keys(doc).map(|key| (meta.id, key)));
-                }
-                text.push(TextChange {
-                    index: meta.id,
-                    id: id.internal,
-                    old,
-                    new,
-                });
-            }
             for index_id in &table.indexes {
                 let Some(meta) = self.catalog.index(*index_id) else {
                     continue;
@@ -312,7 +294,6 @@ impl Committer {
                 ts,
                 writes: touched,
             },
-            text,
         )
     }
 }

@@ -92,8 +92,9 @@ impl std::fmt::Debug for Store {
 const COMMIT_QUEUE: usize = 4096;
 /// Commits kept for subscribers that fall behind.
 const PUBLISH_CAPACITY: usize = 4096;
-/// Documents whose newest revision is kept in memory.
-const REVISION_CACHE_DOCUMENTS: usize = 50_000;
+/// Memory for the newest revisions of recently used documents (an estimate
+/// of their in-memory size; least recently used go first).
+const REVISION_CACHE_BYTES: usize = 128 << 20;
 /// Index equality ranges whose members are kept in memory.
 const INDEX_CACHE_RANGES: usize = 50_000;
 
@@ -142,7 +143,7 @@ impl Store {
         let (commits, requests) = mpsc::channel(COMMIT_QUEUE);
         let commit_counters = Arc::new(CommitCounters::default());
         let caches = Arc::new(ReadCaches {
-            revisions: RevisionCache::new(REVISION_CACHE_DOCUMENTS),
+            revisions: RevisionCache::new(REVISION_CACHE_BYTES),
             ranges: IndexCache::new(INDEX_CACHE_RANGES),
         });
         let committer = Committer::new(

@@ -96,6 +96,22 @@ pub trait Persistence: Send + Sync + 'static {
         ts: u64,
     ) -> Result<Option<Revision>, StoreError>;
 
+    /// The newest revision at or before `ts` of each of `ids` (all of
+    /// `table`), in the order given. Backends answer it in one round trip;
+    /// the default asks for each in turn.
+    async fn get_many(
+        &self,
+        table: TableNumber,
+        ids: &[InternalId],
+        ts: u64,
+    ) -> Result<Vec<Option<Revision>>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.get(table, *id, ts).await?);
+        }
+        Ok(out)
+    }
+
     /// Up to `limit` live entries of `index` inside `interval` at snapshot `ts`, in `order`.
     async fn scan(
         &self,

@@ -34,21 +34,41 @@ pub(crate) struct CachedRevision {
     pub(crate) document: Option<Document>,
 }
 
+/// What an entry is counted as besides its document: the key, the
+/// revision, the LRU links and the document's allocations, roughly.
+const ENTRY_OVERHEAD: usize = 160;
+
+impl CachedRevision {
+    /// The bytes this entry is counted as against the cache's budget.
+    fn weight(&self) -> usize {
+        ENTRY_OVERHEAD + self.document.as_ref().map_or(0, Document::size)
+    }
+}
+
 struct Shard {
     entries: LruCache<InternalId, (DocumentId, CachedRevision)>,
+    /// The summed weight of `entries`.
+    bytes: usize,
+    /// The most `bytes` may reach (0: the cache is off).
+    budget: usize,
     /// The newest revision timestamp ever evicted from this shard.
     evicted_through: u64,
 }
 
 impl Shard {
     fn put(&mut self, id: DocumentId, revision: CachedRevision) {
-        if self.entries.len() >= self.entries.capacity()
-            && !self.entries.contains_key(&id.internal)
-            && let Some((_, (_, old))) = self.entries.remove_lru()
-        {
+        self.bytes += revision.weight();
+        if let Some((_, replaced)) = self.entries.insert(id.internal, (id, revision)) {
+            self.bytes -= replaced.weight();
+        }
+        // The newest entry stays even if it alone is over budget.
+        while self.bytes > self.budget && self.entries.len() > 1 {
+            let Some((_, (_, old))) = self.entries.remove_lru() else {
+                break;
+            };
+            self.bytes -= old.weight();
             self.evicted_through = self.evicted_through.max(old.ts);
         }
-        self.entries.insert(id.internal, (id, revision));
     }
 }
 
@@ -58,14 +78,16 @@ pub(crate) struct RevisionCache {
 }
 
 impl RevisionCache {
-    /// A cache of about `capacity` documents (0 disables it).
-    pub(crate) fn new(capacity: usize) -> Self {
-        let per_shard = capacity.div_ceil(SHARDS);
+    /// A cache of documents weighing about `budget` bytes in all (0 disables it).
+    pub(crate) fn new(budget: usize) -> Self {
+        let per_shard = budget.div_ceil(SHARDS);
         RevisionCache {
             shards: (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
-                        entries: LruCache::new(per_shard),
+                        entries: LruCache::new_unbounded(),
+                        bytes: 0,
+                        budget: per_shard,
                         evicted_through: 0,
                     })
                 })
@@ -85,7 +107,7 @@ impl RevisionCache {
     /// knows it. `Some(None-document)` means deleted as of the snapshot.
     pub(crate) fn get(&self, id: DocumentId, snapshot: u64) -> Option<CachedRevision> {
         let mut shard = self.shard(&id.internal);
-        if shard.entries.capacity() == 0 {
+        if shard.budget == 0 {
             return None;
         }
         let (cached_id, revision) = shard.entries.get(&id.internal)?;
@@ -103,7 +125,7 @@ impl RevisionCache {
     /// revision of `id` at or before it.
     pub(crate) fn fill(&self, id: DocumentId, snapshot: u64, revision: &CachedRevision) {
         let mut shard = self.shard(&id.internal);
-        if shard.entries.capacity() == 0
+        if shard.budget == 0
             || snapshot < shard.evicted_through
             || shard.entries.contains_key(&id.internal)
         {
@@ -116,7 +138,7 @@ impl RevisionCache {
     /// before the commit's timestamp is published).
     pub(crate) fn record_commit(&self, id: DocumentId, ts: u64, document: Option<&Document>) {
         let mut shard = self.shard(&id.internal);
-        if shard.entries.capacity() == 0 {
+        if shard.budget == 0 {
             return;
         }
         shard.put(
@@ -151,7 +173,7 @@ mod tests {
 
     #[test]
     fn an_entry_answers_only_snapshots_at_or_after_its_revision() {
-        let cache = RevisionCache::new(64);
+        let cache = RevisionCache::new(64 * 1024);
         let (id, d) = doc(1);
         cache.record_commit(id, 100, Some(&d));
         assert!(cache.get(id, 99).is_none(), "older snapshots go to storage");
@@ -165,7 +187,7 @@ mod tests {
 
     #[test]
     fn a_fill_never_replaces_a_committed_revision() {
-        let cache = RevisionCache::new(64);
+        let cache = RevisionCache::new(64 * 1024);
         let (id, d) = doc(2);
         cache.record_commit(id, 200, Some(&d));
         // A reader at snapshot 150 read the revision of ts 100 from storage.
@@ -183,7 +205,7 @@ mod tests {
     #[test]
     fn no_fill_from_a_snapshot_older_than_an_evicted_revision() {
         // One entry per shard: every new id in a shard evicts the last.
-        let cache = RevisionCache::new(SHARDS);
+        let cache = RevisionCache::new(SHARDS * (ENTRY_OVERHEAD + 40));
         let (a, da) = doc(3);
         let mut b_bytes = [3u8; 16];
         b_bytes[0] = 9; // same shard (last byte), different id
@@ -217,8 +239,35 @@ mod tests {
     }
 
     #[test]
+    fn the_budget_bounds_the_bytes_held() {
+        let (id, d) = doc(5);
+        let weight = CachedRevision {
+            ts: 1,
+            document: Some(d.clone()),
+        }
+        .weight();
+        // Room for three entries per shard.
+        let cache = RevisionCache::new(SHARDS * 3 * weight);
+        let same_shard = |n: u8| DocumentId {
+            table: id.table,
+            internal: InternalId([n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]),
+        };
+        for n in 0..5 {
+            cache.record_commit(same_shard(n), 100 + u64::from(n), Some(&d));
+        }
+        assert!(cache.get(same_shard(0), 200).is_none());
+        assert!(cache.get(same_shard(1), 200).is_none());
+        for n in 2..5 {
+            assert!(cache.get(same_shard(n), 200).is_some(), "entry {n}");
+        }
+        let shard = cache.shard(&same_shard(0).internal);
+        assert_eq!(shard.bytes, 3 * weight);
+        assert_eq!(shard.evicted_through, 101);
+    }
+
+    #[test]
     fn another_tables_id_reads_as_missing() {
-        let cache = RevisionCache::new(64);
+        let cache = RevisionCache::new(64 * 1024);
         let (id, d) = doc(4);
         cache.record_commit(id, 100, Some(&d));
         let other = DocumentId {

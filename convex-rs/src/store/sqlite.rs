@@ -167,6 +167,9 @@ impl SqlitePersistence {
         let readers = SqlitePoolOptions::new()
             .max_connections(config.readers.max(1))
             .min_connections(1)
+            // A local file connection cannot go stale: pinging it before
+            // each use would cost every read one more trip to its thread.
+            .test_before_acquire(false)
             .connect_with(base.clone().read_only(true))
             .await?;
         let checkpointer = Checkpointer::start(
@@ -591,6 +594,66 @@ impl Persistence for SqlitePersistence {
             ts: rev_ts,
             document,
         }))
+    }
+
+    async fn get_many(
+        &self,
+        table: TableNumber,
+        ids: &[InternalId],
+        ts: u64,
+    ) -> Result<Vec<Option<Revision>>, StoreError> {
+        if ids.len() < 2 {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                out.push(self.get(table, *id, ts).await?);
+            }
+            return Ok(out);
+        }
+        // One statement for all: the ids as a JSON array of hex strings; for
+        // each, its newest revision at or before `ts` (a primary-key seek).
+        let mut json = String::with_capacity(2 + ids.len() * 35);
+        json.push('[');
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push('"');
+            push_hex(&mut json, &id.0);
+            json.push('"');
+        }
+        json.push(']');
+        let rows = sqlx::query(
+            "SELECT j.key, d.ts, d.value, d.deleted, d.table_number FROM json_each(?1) AS j \
+             JOIN documents AS d ON d.id = unhex(j.value) AND d.ts = \
+             (SELECT max(ts) FROM documents WHERE id = unhex(j.value) AND ts <= ?2)",
+        )
+        .bind(json)
+        .bind(ts_i64(ts))
+        .fetch_all(&self.readers)
+        .await?;
+        let mut out: Vec<Option<Revision>> = vec![None; ids.len()];
+        for row in rows {
+            let position = usize::try_from(row.try_get::<i64, _>(0)?)
+                .map_err(|_| StoreError::Corrupt("negative json_each key".into()))?;
+            let Some(id) = ids.get(position) else {
+                continue;
+            };
+            if table_number(row.try_get(4)?)? != table {
+                continue;
+            }
+            let deleted: bool = row.try_get(3)?;
+            let document = if deleted {
+                None
+            } else {
+                let value: Vec<u8> = row.try_get(2)?;
+                Some(decode_document(table, &id.0, &value)?)
+            };
+            out[position] = Some(Revision {
+                ts: ts_u64(row.try_get(1)?),
+                document,
+            });
+        }
+        Ok(out)
     }
 
     async fn scan(

@@ -4,7 +4,7 @@
 //! read records the key interval it covered into the [`ReadSet`], which the
 //! committer validates and the subscription hub uses for invalidation.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::index_cache::MAX_MEMBERS;
@@ -12,7 +12,7 @@ use super::index_key::index_key;
 use super::persistence::{IndexEntry, Revision};
 use super::read_set::successor;
 use super::revision_cache::CachedRevision;
-use super::text::{IndexedDoc, OwnWrite, Ranked, TextQuery, Window};
+use super::text::{IndexedDoc, OwnWrite, Ranked, TextPlan, TextQuery, Window};
 use super::{
     Document, IndexId, IndexMeta, KeyInterval, Order, ReadSet, SearchIndexMeta, Store, StoreError,
 };
@@ -69,6 +69,9 @@ pub(crate) struct PendingCommit {
     pub(crate) snapshot: u64,
     pub(crate) reads: ReadSet,
     pub(crate) writes: Vec<(DocumentId, PendingWrite)>,
+    /// The writes' effect on search indexes, worked out by the caller (so
+    /// tokenizing runs on the callers' threads, not in the single committer).
+    pub(crate) text: TextPlan,
 }
 
 pub(crate) enum Finished {
@@ -219,6 +222,87 @@ impl Transaction {
     /// Reads a document by id (seeing this transaction's own writes).
     pub async fn get(&self, id: DocumentId) -> Result<Option<Document>, StoreError> {
         Ok(self.get_revision(id).await?.and_then(|(_, doc)| doc))
+    }
+
+    /// The documents `ids` (all of one table) at this snapshot, in order, as
+    /// [`get`](Transaction::get) would return them one by one, but with the
+    /// ones not in memory read in a single round trip.
+    pub async fn get_many(
+        &self,
+        table: TableNumber,
+        ids: &[InternalId],
+    ) -> Result<Vec<Option<Document>>, StoreError> {
+        let Some(meta) = self.store.catalog().table_by_number(table) else {
+            return Ok(vec![None; ids.len()]);
+        };
+        let mut out: Vec<Option<Option<Document>>> = Vec::with_capacity(ids.len());
+        {
+            let mut state = self.state();
+            for internal in ids {
+                state
+                    .reads
+                    .record(meta.by_id, KeyInterval::point(&internal.0));
+                let id = DocumentId {
+                    table,
+                    internal: *internal,
+                };
+                out.push(state.writes.get(&id).map(|w| w.new.clone()));
+            }
+        }
+        let mut missing = Vec::new();
+        for (slot, internal) in out.iter_mut().zip(ids) {
+            if slot.is_some() {
+                continue;
+            }
+            let id = DocumentId {
+                table,
+                internal: *internal,
+            };
+            match self.store.revisions().get(id, self.snapshot) {
+                Some(cached) => {
+                    if let Some(doc) = &cached.document {
+                        self.count_read(doc.size())?;
+                    }
+                    *slot = Some(cached.document);
+                }
+                None => missing.push(*internal),
+            }
+        }
+        if !missing.is_empty() {
+            let stored = self
+                .store
+                .persistence()
+                .get_many(table, &missing, self.snapshot)
+                .await?;
+            let mut found: HashMap<InternalId, Option<Document>> = HashMap::new();
+            for (internal, revision) in missing.iter().zip(stored) {
+                let id = DocumentId {
+                    table,
+                    internal: *internal,
+                };
+                if let Some(rev) = &revision {
+                    self.store.revisions().fill(
+                        id,
+                        self.snapshot,
+                        &CachedRevision {
+                            ts: rev.ts,
+                            document: rev.document.clone(),
+                        },
+                    );
+                }
+                let document = revision.and_then(|r| r.document);
+                if let Some(doc) = &document {
+                    self.count_read(doc.size())?;
+                }
+                found.insert(*internal, document);
+            }
+            for (slot, internal) in out.iter_mut().zip(ids) {
+                if slot.is_none() {
+                    *slot = Some(found.get(internal).cloned().flatten());
+                }
+            }
+        }
+        Ok(out.into_iter().map(Option::flatten).collect())
     }
 
     /// The revision timestamp (None if written by this transaction) and content of `id`.
@@ -448,10 +532,12 @@ impl Transaction {
                 snapshot: self.snapshot,
             };
         }
+        let text = TextPlan::of(self.store.catalog(), &writes);
         Finished::Writes(PendingCommit {
             snapshot: self.snapshot,
             reads: state.reads,
             writes,
+            text,
         })
     }
 

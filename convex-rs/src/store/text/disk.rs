@@ -10,6 +10,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+use tantivy::indexer::{LogMergePolicy, MergePolicy, NoMergePolicy};
 use tantivy::query::{
     Bm25Weight, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery,
 };
@@ -17,7 +18,8 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::{
-    Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, TantivyDocument, Term,
+    Index, IndexReader, IndexSettings, IndexSortByField, IndexWriter, ReloadPolicy, Score,
+    Searcher, TantivyDocument, Term,
 };
 
 use super::analyzer::{IndexedDoc, TOKENIZER_NAME, analyzer};
@@ -27,7 +29,7 @@ use crate::store::SearchIndexMeta;
 use crate::value::InternalId;
 
 /// Bumped whenever the tantivy layout changes; an index of another format is rebuilt.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Memory tantivy's writer may buffer before it writes a segment.
 const WRITER_MEMORY: usize = 32 << 20;
 
@@ -78,6 +80,20 @@ fn schema(index: &SearchIndexMeta) -> (Schema, Fields) {
     )
 }
 
+/// A new index whose segments keep their documents newest first (by
+/// `_creationTime`), the order ties in score are ranked in: a search can
+/// then skip a tie as soon as it reaches documents older than its worst
+/// result (see [`top_hits`]).
+fn builder(schema: Schema) -> tantivy::IndexBuilder {
+    Index::builder().schema(schema).settings(IndexSettings {
+        sort_by_field: Some(IndexSortByField {
+            field: "creation_time".to_string(),
+            order: tantivy::Order::Desc,
+        }),
+        ..IndexSettings::default()
+    })
+}
+
 /// What the commit payload records, so a changed definition is noticed.
 #[derive(serde::Serialize, serde::Deserialize, PartialEq)]
 struct Payload {
@@ -110,8 +126,30 @@ fn join_id(hi: u64, lo: u64) -> InternalId {
     InternalId(bytes)
 }
 
+/// How segments are merged: segments of similar size are merged once
+/// `MERGE_AT` of them exist, and a segment that has lost a third of its
+/// documents to updates and deletes is rewritten.
+fn merge_policy() -> LogMergePolicy {
+    let mut policy = LogMergePolicy::default();
+    policy.set_min_num_segments(MERGE_AT);
+    policy.set_level_log_size(3.0);
+    policy.set_del_docs_ratio_before_merge(0.3);
+    policy
+}
+
+/// Segments of one size class that trigger a merge.
+const MERGE_AT: usize = 2;
+
 /// A search index's tantivy index, reader and (single) writer.
+///
+/// Merges run inside [`apply`](DiskIndex::apply), on the caller's (blocking)
+/// thread, not in tantivy's background merge threads: the searcher a flush
+/// hands out then already has the merged segments, so a search never pays
+/// for many small segments after a burst of writes, and every searcher
+/// comes from a commit this type made (no reload picks up a merge later).
 pub(crate) struct DiskIndex {
+    index: Index,
+    merges: LogMergePolicy,
     meta: SearchIndexMeta,
     reader: IndexReader,
     /// `None` once closed: the writer holds the directory's lock file.
@@ -126,7 +164,7 @@ impl DiskIndex {
     pub(crate) fn open(meta: &SearchIndexMeta, dir: Option<&Path>) -> Result<DiskIndex, TextError> {
         let (schema, fields) = schema(meta);
         let Some(dir) = dir else {
-            return Self::from_index(meta, Index::create_in_ram(schema), fields);
+            return Self::from_index(meta, builder(schema).create_in_ram()?, fields);
         };
         match Self::open_existing(meta, dir, &schema) {
             Ok(Some(index)) => return Self::from_index(meta, index, fields),
@@ -140,7 +178,7 @@ impl DiskIndex {
             std::fs::remove_dir_all(dir).map_err(|e| TextError::io(dir, e))?;
         }
         std::fs::create_dir_all(dir).map_err(|e| TextError::io(dir, e))?;
-        let index = Index::create_in_dir(dir, schema)?;
+        let index = builder(schema).create_in_dir(dir)?;
         Self::from_index(meta, index, fields)
     }
 
@@ -168,12 +206,15 @@ impl DiskIndex {
         fields: Fields,
     ) -> Result<DiskIndex, TextError> {
         index.tokenizers().register(TOKENIZER_NAME, analyzer());
-        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        writer.set_merge_policy(Box::new(NoMergePolicy));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(DiskIndex {
+            index,
+            merges: merge_policy(),
             meta: meta.clone(),
             reader,
             writer: Mutex::new(Some(writer)),
@@ -244,6 +285,10 @@ impl DiskIndex {
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(&serde_json::to_string(&payload).unwrap_or_default());
         prepared.commit()?;
+        let segments = self.index.searchable_segment_metas()?;
+        for candidate in self.merges.compute_merge_candidates(&segments) {
+            writer.merge(&candidate.0).wait()?;
+        }
         drop(guard);
         self.reader.reload()?;
         Ok(self.reader.searcher())
@@ -341,6 +386,11 @@ impl Window {
 
 /// The best `window.limit` documents of `searcher` for `query`, skipping
 /// `excluded` ones, scored with `stats`. Ties in score go to the newer document.
+///
+/// Tantivy only hands over documents scoring above a threshold. A document
+/// that ties the current worst result beats it only if it is newer, and
+/// within a segment documents come newest first, so the threshold admits
+/// ties only while the documents ahead can still be newer than the worst.
 pub(crate) fn top_hits(
     searcher: &Searcher,
     query: &dyn Query,
@@ -354,21 +404,33 @@ pub(crate) fn top_hits(
     // A min-heap of the best so far (`Reverse` order through `Ranked`'s `Ord`).
     let mut best: BinaryHeap<std::cmp::Reverse<Ranked>> = BinaryHeap::new();
     let floor = window.through.map_or(Score::MIN, |t| t.score.next_down());
+    // The threshold when the documents still to come are at most as new as `newest`.
+    let threshold = |best: &BinaryHeap<std::cmp::Reverse<Ranked>>, newest: f64| match best.peek() {
+        Some(worst) if best.len() >= window.limit => {
+            let worst = worst.0;
+            let ties_can_win = newest > worst.creation_time;
+            let t = if ties_can_win {
+                worst.score.next_down()
+            } else {
+                worst.score
+            };
+            t.max(floor)
+        }
+        _ => floor,
+    };
     for segment in searcher.segment_readers() {
         let fast = segment.fast_fields();
         let (hi, lo) = (fast.u64("id_hi")?, fast.u64("id_lo")?);
         let created = fast.f64("creation_time")?;
         let alive = segment.alive_bitset();
-        let mut threshold = match best.peek() {
-            Some(worst) if best.len() >= window.limit => worst.0.score.next_down().max(floor),
-            _ => floor,
-        };
-        weight.for_each_pruning(threshold, segment, &mut |doc, score| {
+        let start = threshold(&best, created.max_value());
+        weight.for_each_pruning(start, segment, &mut |doc, score| {
+            let creation_time = created.first(doc).unwrap_or(0.0);
             if alive.is_none_or(|a| a.is_alive(doc)) {
                 let id = join_id(hi.first(doc).unwrap_or(0), lo.first(doc).unwrap_or(0));
                 let ranked = Ranked {
                     score,
-                    creation_time: created.first(doc).unwrap_or(0.0),
+                    creation_time,
                     id,
                 };
                 if window.admits(&ranked) && !excluded.contains(&id) {
@@ -376,14 +438,10 @@ pub(crate) fn top_hits(
                     if best.len() > window.limit {
                         best.pop();
                     }
-                    if best.len() >= window.limit
-                        && let Some(worst) = best.peek()
-                    {
-                        threshold = worst.0.score.next_down().max(floor);
-                    }
                 }
             }
-            threshold
+            // The rest of this segment is no newer than this document.
+            threshold(&best, creation_time)
         })?;
     }
     let mut out: Vec<Ranked> = best.into_iter().map(|r| r.0).collect();

@@ -38,8 +38,9 @@ use overlay::{Change, Overlay};
 pub(crate) use read_keys::document_keys;
 use stats::{QueryStats, TermStats, score};
 
+use super::transaction::PendingWrite;
 use super::{Catalog, IndexId, KeyInterval, Order, Persistence, SearchIndexMeta, StoreError};
-use crate::value::InternalId;
+use crate::value::{DocumentId, InternalId};
 
 /// The most terms a search string may have.
 pub const MAX_SEARCH_TERMS: usize = 16;
@@ -62,7 +63,7 @@ const RETAIN_NS: u64 = 10_000_000_000;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TextError {
     /// Tantivy failed.
-    #[error("search index error: {0}")]
+    #[error("tantivy: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
     /// The store is closing or closed; nothing more is written.
     #[error("the search index is closed")]
@@ -172,18 +173,45 @@ pub(crate) struct OwnWrite {
     pub(crate) new: Option<IndexedDoc>,
 }
 
+/// A tantivy commit and the changes that came after it.
 struct Generation {
+    /// The store timestamp the commit holds the documents of.
     ts: u64,
-    searcher: Searcher,
+    /// `None` while tantivy is still writing the commit (or if that failed:
+    /// the next flush writes its changes too).
+    searcher: Option<Searcher>,
+    /// Every change after `ts` up to the next generation's `ts`; empty for
+    /// the newest generation, whose later changes are the state's `tail`.
+    changes: Arc<Overlay>,
 }
 
 struct State {
-    /// Oldest first; never empty.
+    /// Oldest first; never empty; the oldest has a searcher.
     generations: VecDeque<Generation>,
+    /// Every change after the newest generation's `ts`.
+    tail: Overlay,
     /// Exact statistics at `latest_ts`.
     latest: TermStats,
     latest_ts: u64,
-    overlay: Overlay,
+}
+
+impl State {
+    /// The generation a search at `snapshot` starts from: the newest with a
+    /// searcher at or before it.
+    fn base(&self, snapshot: u64) -> Option<usize> {
+        self.generations
+            .iter()
+            .rposition(|g| g.ts <= snapshot && g.searcher.is_some())
+    }
+
+    /// The changes after generation `from`'s commit, oldest first.
+    fn overlays_from(&self, from: usize) -> impl DoubleEndedIterator<Item = &Overlay> {
+        self.generations
+            .iter()
+            .skip(from)
+            .map(|g| &*g.changes)
+            .chain(std::iter::once(&self.tail))
+    }
 }
 
 /// One search index at run time.
@@ -244,16 +272,20 @@ impl TextIndex {
             disk,
             flushing: std::sync::Mutex::new(()),
             state: RwLock::new(State {
-                generations: VecDeque::from([Generation { ts, searcher }]),
+                generations: VecDeque::from([Generation {
+                    ts,
+                    searcher: Some(searcher),
+                    changes: Arc::default(),
+                }]),
+                tail: Overlay::default(),
                 latest,
                 latest_ts: ts,
-                overlay: Overlay::default(),
             }),
         })
     }
 
     /// Records one commit's changes (called by the committer before the
-    /// commit becomes visible).
+    /// commit becomes visible). Returns how many changes wait for a flush.
     fn record(
         &self,
         ts: u64,
@@ -262,7 +294,7 @@ impl TextIndex {
         let mut state = self.state_mut();
         for (id, old, new) in changes {
             state.latest.apply(old.as_ref(), new.as_ref());
-            state.overlay.push(Change {
+            state.tail.push(Change {
                 ts,
                 id,
                 old: old.map(Arc::new),
@@ -270,54 +302,73 @@ impl TextIndex {
             });
         }
         state.latest_ts = state.latest_ts.max(ts);
-        state.overlay.len()
+        state.tail.len()
     }
 
-    /// Writes the changes since the newest generation into tantivy and
-    /// makes the result the newest generation (blocking).
+    /// Writes the changes since the newest tantivy commit into a new commit
+    /// and makes it searchable (blocking). The commit path holds the state's
+    /// lock only to seal the tail and to install the result, never while
+    /// tantivy works.
     fn flush(&self) -> Result<(), TextError> {
         let _one_at_a_time = self
             .flushing
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (from, through, upserts, deletes) = {
-            let state = self.state();
-            let from = state.generations.back().map_or(0, |g| g.ts);
-            let through = state.latest_ts;
-            if through <= from || state.overlay.between(from, through).next().is_none() {
+        // Seal: the tail becomes the newest generation's changes, and a new
+        // (not yet searchable) generation starts at `through`.
+        let (through, pending) = {
+            let mut state = self.state_mut();
+            if state.tail.len() == 0 {
                 return Ok(());
             }
-            let mut last: HashMap<InternalId, (u64, Option<Arc<IndexedDoc>>)> = HashMap::new();
-            for change in state.overlay.between(from, through) {
+            let through = state.latest_ts;
+            let sealed = Arc::new(std::mem::take(&mut state.tail));
+            if let Some(newest) = state.generations.back_mut() {
+                newest.changes = sealed;
+            }
+            state.generations.push_back(Generation {
+                ts: through,
+                searcher: None,
+                changes: Arc::default(),
+            });
+            // Everything since the newest searchable commit (more than the
+            // sealed tail if an earlier flush failed).
+            let base = state.base(u64::MAX).unwrap_or(0);
+            let pending: Vec<Arc<Overlay>> = state
+                .generations
+                .iter()
+                .skip(base)
+                .map(|g| g.changes.clone())
+                .collect();
+            (through, pending)
+        };
+        let mut last: HashMap<InternalId, (u64, Option<Arc<IndexedDoc>>)> = HashMap::new();
+        for overlay in &pending {
+            for change in overlay.between(0, through) {
                 last.insert(change.id, (change.ts, change.new.clone()));
             }
-            let mut upserts = Vec::new();
-            let mut deletes = Vec::new();
-            for (id, (ts, new)) in last {
-                match new {
-                    Some(doc) => upserts.push((ts, doc)),
-                    None => deletes.push(id),
-                }
+        }
+        let mut upserts = Vec::new();
+        let mut deletes = Vec::new();
+        for (id, (ts, new)) in last {
+            match new {
+                Some(doc) => upserts.push((ts, doc)),
+                None => deletes.push(id),
             }
-            (from, through, upserts, deletes)
-        };
+        }
         let refs: Vec<(u64, &IndexedDoc)> = upserts.iter().map(|(ts, d)| (*ts, &**d)).collect();
         let searcher = self.disk.apply(&refs, &deletes, through)?;
+        drop(pending);
         let mut state = self.state_mut();
-        debug_assert!(state.generations.back().is_some_and(|g| g.ts == from));
-        state.generations.push_back(Generation {
-            ts: through,
-            searcher,
-        });
-        // Retire generations that a newer one has replaced for long enough.
-        let horizon = state.latest_ts.saturating_sub(RETAIN_NS);
-        while state.generations.len() > 1
-            && state.generations.get(1).is_some_and(|g| g.ts <= horizon)
-        {
-            state.generations.pop_front();
+        if let Some(generation) = state.generations.iter_mut().rev().find(|g| g.ts == through) {
+            generation.searcher = Some(searcher);
         }
-        let oldest = state.generations.front().map_or(0, |g| g.ts);
-        state.overlay.prune_through(oldest);
+        // Retire generations that a searchable newer one has replaced for
+        // long enough: snapshots that old are refused.
+        let horizon = state.latest_ts.saturating_sub(RETAIN_NS);
+        if let Some(keep_from) = state.base(horizon) {
+            state.generations.drain(..keep_from);
+        }
         Ok(())
     }
 
@@ -341,11 +392,12 @@ impl TextIndex {
         window: Window,
     ) -> Result<Vec<Ranked>, StoreError> {
         let state = self.state();
-        let Some(generation) = state.generations.iter().rev().find(|g| g.ts <= snapshot) else {
+        let Some(base) = state.base(snapshot) else {
             let oldest = state.generations.front().map_or(0, |g| g.ts);
             return Err(StoreError::SearchSnapshotTooOld { oldest });
         };
-        let (terms, stats) = terms_and_stats(&state, snapshot, query, own);
+        let generation = &state.generations[base];
+        let (terms, stats) = terms_and_stats(&state, base, snapshot, query, own);
         if terms.is_empty() || stats.doc_count() == 0 || window.limit == 0 {
             return Ok(Vec::new());
         }
@@ -354,13 +406,20 @@ impl TextIndex {
         window.rescore(&terms, &weights);
         let limit = window.limit;
 
-        // Documents whose state at the snapshot differs from the generation's.
+        // Documents whose state at the snapshot differs from the base's.
+        // Only those with a searched term (its words and the prefix's
+        // expansions) before or after a change can be affected by it.
         let mut current: HashMap<InternalId, Option<Arc<IndexedDoc>>> = HashMap::new();
-        for id in state
-            .overlay
-            .concerning(&query.terms, query.prefix.as_deref())
-        {
-            if let Some(doc) = state.overlay.state_between(&id, generation.ts, snapshot) {
+        let mut recent = HashSet::new();
+        for overlay in state.overlays_from(base) {
+            recent.extend(overlay.concerning(&terms, generation.ts, snapshot));
+        }
+        for id in recent {
+            let newest = state
+                .overlays_from(base)
+                .rev()
+                .find_map(|o| o.state_between(&id, generation.ts, snapshot));
+            if let Some(doc) = newest {
                 current.insert(id, doc);
             }
         }
@@ -381,7 +440,9 @@ impl TextIndex {
             })
             .filter(|r| window.admits(r))
             .collect();
-        let searcher = generation.searcher.clone();
+        let Some(searcher) = generation.searcher.clone() else {
+            return Err(StoreError::Search("search base without a searcher".into()));
+        };
         drop(state);
 
         let tantivy_query = build_query(self.disk.fields(), &terms, &query.filters);
@@ -404,6 +465,7 @@ impl TextIndex {
 /// the exact statistics at `snapshot` with `own` writes applied.
 fn terms_and_stats(
     state: &State,
+    generation: usize,
     snapshot: u64,
     query: &TextQuery,
     own: &[OwnWrite],
@@ -413,7 +475,11 @@ fn terms_and_stats(
         tokens: i64::try_from(state.latest.tokens).unwrap_or(i64::MAX),
         df: HashMap::new(),
     };
-    let later: Vec<&Change> = state.overlay.newer_than(snapshot).collect();
+    // Every change after the snapshot.
+    let later: Vec<&Change> = state
+        .overlays_from(generation)
+        .flat_map(|o| o.newer_than(snapshot))
+        .collect();
     let mut wanted: Vec<String> = query.terms.clone();
     if let Some(prefix) = &query.prefix {
         wanted.extend(
@@ -610,7 +676,52 @@ impl TextIndexes {
     }
 }
 
-/// A change of one document in one search index, as the committer plans it.
+/// What a transaction's writes do to search indexes: the changed documents
+/// and the keys they touch (for conflict checks and subscriptions).
+#[derive(Default)]
+pub(crate) struct TextPlan {
+    pub(crate) changes: Vec<TextChange>,
+    pub(crate) keys: Vec<(IndexId, Vec<u8>)>,
+}
+
+impl TextPlan {
+    /// The plan for `writes` (each document's state at the snapshot and its
+    /// new state).
+    pub(crate) fn of(catalog: &Catalog, writes: &[(DocumentId, PendingWrite)]) -> TextPlan {
+        let mut plan = TextPlan::default();
+        for (id, write) in writes {
+            let Some(table) = catalog.table_by_number(id.table) else {
+                continue;
+            };
+            for search_id in &table.search_indexes {
+                let Some(meta) = catalog.search_index(*search_id) else {
+                    continue;
+                };
+                let old = write
+                    .old
+                    .as_ref()
+                    .and_then(|(_, doc)| IndexedDoc::of(meta, doc));
+                let new = write.new.as_ref().and_then(|doc| IndexedDoc::of(meta, doc));
+                if old == new {
+                    continue;
+                }
+                for doc in old.iter().chain(new.iter()) {
+                    plan.keys
+                        .extend(document_keys(doc).map(|key| (meta.id, key)));
+                }
+                plan.changes.push(TextChange {
+                    index: meta.id,
+                    id: id.internal,
+                    old,
+                    new,
+                });
+            }
+        }
+        plan
+    }
+}
+
+/// A change of one document in one search index.
 pub(crate) struct TextChange {
     pub(crate) index: IndexId,
     pub(crate) id: InternalId,

@@ -2,7 +2,7 @@
 //! generation: per document, in commit order, and by term, so a search finds
 //! the few recently written documents that concern its terms.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::analyzer::IndexedDoc;
@@ -18,13 +18,31 @@ pub(crate) struct Change {
 }
 
 impl Change {
+    /// The terms of the old and new states, each once, in order (both term
+    /// lists are sorted, so this is a merge).
     fn distinct_terms(&self) -> impl Iterator<Item = &str> {
-        let old = self.old.iter().flat_map(|d| d.terms.iter());
-        let new = self.new.iter().flat_map(|d| d.terms.iter());
-        let mut seen = HashSet::new();
-        old.chain(new)
+        let mut old = self
+            .old
+            .iter()
+            .flat_map(|d| d.terms.iter())
             .map(|(t, _)| t.as_str())
-            .filter(move |t| seen.insert(*t))
+            .peekable();
+        let mut new = self
+            .new
+            .iter()
+            .flat_map(|d| d.terms.iter())
+            .map(|(t, _)| t.as_str())
+            .peekable();
+        std::iter::from_fn(move || match (old.peek(), new.peek()) {
+            (Some(a), Some(b)) if a == b => {
+                new.next();
+                old.next()
+            }
+            (Some(a), Some(b)) if a < b => old.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => new.next(),
+            (Some(_), None) => old.next(),
+            (None, None) => None,
+        })
     }
 }
 
@@ -32,12 +50,14 @@ impl Change {
 ///
 /// Invariant: `log`, `docs` and `by_term` describe the same changes: every
 /// change in `log` is in its document's queue (in the same order), and
-/// `by_term[t][id]` counts the changes of `id` whose old or new state has `t`.
+/// `by_term[t]` holds `(ts, id)` of exactly the changes whose old or new
+/// state has `t`, in commit order, so a search finds the changes of its
+/// terms without looking at any other.
 #[derive(Debug, Default)]
 pub(crate) struct Overlay {
     log: VecDeque<Arc<Change>>,
     docs: HashMap<InternalId, VecDeque<Arc<Change>>>,
-    by_term: BTreeMap<String, HashMap<InternalId, u32>>,
+    by_term: HashMap<String, Vec<(u64, InternalId)>>,
 }
 
 impl Overlay {
@@ -45,47 +65,19 @@ impl Overlay {
     pub(crate) fn push(&mut self, change: Change) {
         let change = Arc::new(change);
         for term in change.distinct_terms() {
-            *self
-                .by_term
-                .entry(term.to_string())
-                .or_default()
-                .entry(change.id)
-                .or_default() += 1;
+            let key = (change.ts, change.id);
+            match self.by_term.get_mut(term) {
+                Some(changes) => changes.push(key),
+                None => {
+                    self.by_term.insert(term.to_string(), vec![key]);
+                }
+            }
         }
         self.docs
             .entry(change.id)
             .or_default()
             .push_back(change.clone());
         self.log.push_back(change);
-    }
-
-    /// Forgets every change at or before `ts`.
-    pub(crate) fn prune_through(&mut self, ts: u64) {
-        while self.log.front().is_some_and(|c| c.ts <= ts) {
-            let Some(change) = self.log.pop_front() else {
-                break;
-            };
-            if let Some(queue) = self.docs.get_mut(&change.id) {
-                queue.pop_front();
-                if queue.is_empty() {
-                    self.docs.remove(&change.id);
-                }
-            }
-            for term in change.distinct_terms() {
-                let Some(ids) = self.by_term.get_mut(term) else {
-                    continue;
-                };
-                if let Some(n) = ids.get_mut(&change.id) {
-                    *n -= 1;
-                    if *n == 0 {
-                        ids.remove(&change.id);
-                    }
-                }
-                if ids.is_empty() {
-                    self.by_term.remove(term);
-                }
-            }
-        }
     }
 
     /// How many changes are held.
@@ -111,25 +103,24 @@ impl Overlay {
             .map(|c| &**c)
     }
 
-    /// Documents with a held change whose old or new state has one of
-    /// `terms` or a term starting with `prefix`.
-    pub(crate) fn concerning(&self, terms: &[String], prefix: Option<&str>) -> HashSet<InternalId> {
+    /// Documents with a change in `(after, through]` whose old or new state
+    /// has one of `terms`.
+    pub(crate) fn concerning(
+        &self,
+        terms: &[String],
+        after: u64,
+        through: u64,
+    ) -> HashSet<InternalId> {
         let mut out = HashSet::new();
         for term in terms {
-            if let Some(ids) = self.by_term.get(term) {
-                out.extend(ids.keys().copied());
-            }
-        }
-        if let Some(prefix) = prefix {
-            for (_, ids) in self
-                .by_term
-                .range::<str, _>((
-                    std::ops::Bound::Included(prefix),
-                    std::ops::Bound::Unbounded,
-                ))
-                .take_while(|(t, _)| t.starts_with(prefix))
-            {
-                out.extend(ids.keys().copied());
+            if let Some(changes) = self.by_term.get(term) {
+                let start = changes.partition_point(|(ts, _)| *ts <= after);
+                out.extend(
+                    changes[start..]
+                        .iter()
+                        .take_while(|(ts, _)| *ts <= through)
+                        .map(|(_, id)| *id),
+                );
             }
         }
         out
@@ -168,7 +159,26 @@ mod tests {
     }
 
     #[test]
-    fn finds_changes_by_term_and_forgets_them() {
+    fn distinct_terms_merge_old_and_new() {
+        let change = Change {
+            ts: 1,
+            id: InternalId([1; 16]),
+            old: Some(doc(1, &["a", "c", "d"])),
+            new: Some(doc(1, &["b", "c", "e"])),
+        };
+        assert_eq!(
+            change.distinct_terms().collect::<Vec<_>>(),
+            ["a", "b", "c", "d", "e"]
+        );
+        let insert = Change {
+            old: None,
+            ..change
+        };
+        assert_eq!(insert.distinct_terms().collect::<Vec<_>>(), ["b", "c", "e"]);
+    }
+
+    #[test]
+    fn finds_changes_by_term_and_splits_them_by_time() {
         let mut o = Overlay::default();
         let a = InternalId([1; 16]);
         o.push(Change {
@@ -183,9 +193,14 @@ mod tests {
             old: Some(doc(1, &["apple", "pie"])),
             new: Some(doc(1, &["banana"])),
         });
-        assert!(o.concerning(&["pie".into()], None).contains(&a));
-        assert!(o.concerning(&[], Some("ban")).contains(&a));
-        assert!(o.concerning(&["cherry".into()], Some("c")).is_empty());
+        assert!(o.concerning(&["pie".into()], 0, 25).contains(&a));
+        assert!(o.concerning(&["banana".into()], 0, 25).contains(&a));
+        assert!(o.concerning(&["cherry".into()], 0, 25).is_empty());
+        // Only changes inside the window count.
+        assert!(o.concerning(&["apple".into()], 0, 9).is_empty());
+        assert!(o.concerning(&["banana".into()], 0, 19).is_empty());
+        assert!(o.concerning(&["apple".into()], 10, 25).contains(&a));
+        assert!(o.concerning(&["apple".into()], 20, 25).is_empty());
         assert_eq!(
             o.state_between(&a, 0, 15).flatten().map(|d| d.text.clone()),
             Some("apple pie".into())
@@ -197,11 +212,6 @@ mod tests {
         assert!(o.state_between(&a, 20, 25).is_none());
         assert_eq!(o.newer_than(15).count(), 1);
         assert_eq!(o.between(5, 15).count(), 1);
-        o.prune_through(10);
-        assert_eq!(o.len(), 1);
-        assert!(o.concerning(&[], Some("ban")).contains(&a));
-        o.prune_through(20);
-        assert_eq!(o.len(), 0);
-        assert!(o.by_term.is_empty() && o.docs.is_empty());
+        assert_eq!(o.len(), 2);
     }
 }

@@ -24,7 +24,12 @@ impl TermStats {
         self.docs += 1;
         self.tokens += u64::from(doc.length);
         for (term, _) in &doc.terms {
-            *self.df.entry(term.clone()).or_default() += 1;
+            match self.df.get_mut(term) {
+                Some(n) => *n += 1,
+                None => {
+                    self.df.insert(term.clone(), 1);
+                }
+            }
         }
     }
 
