@@ -405,3 +405,43 @@ async fn the_typed_word_survives_a_crowd_of_completions() -> anyhow::Result<()> 
     );
     Ok(())
 }
+
+/// Every page of one pagination ranks with the statistics of its first page:
+/// writes in between that change the average length would otherwise move a
+/// short and a long document past each other across the page boundary.
+#[tokio::test]
+async fn a_pagination_keeps_its_first_pages_ranking() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    insert(&store, "idea", "a").await?;
+    insert(&store, "idea idea w w", "a").await?;
+    insert(&store, "x y", "b").await?;
+    let page = |cursor: Option<String>| {
+        let store = store.clone();
+        async move {
+            let mut options = PaginationOptions::first(1);
+            options.cursor = cursor;
+            Query::<Document>::new(&store.begin_read(), "notes")
+                .with_search_index("search_text", |q| q.search("text", "idea").eq("tag", "a"))
+                .paginate(&options)
+                .await
+        }
+    };
+    let first = page(None).await?;
+    // Long notes elsewhere raise the average length, which favours the long
+    // matching note over the short one.
+    for _ in 0..5 {
+        insert(&store, &"long words without the term ".repeat(8), "b").await?;
+    }
+    let second = page(Some(first.continue_cursor.clone())).await?;
+    let third = page(Some(second.continue_cursor.clone())).await?;
+    let seen: Vec<String> = [&first.page, &second.page, &third.page]
+        .into_iter()
+        .flatten()
+        .map(text_of)
+        .collect();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["idea", "idea idea w w"], "pages: {seen:?}");
+    assert!(third.is_done || third.page.is_empty());
+    Ok(())
+}

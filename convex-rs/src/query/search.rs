@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use super::cursor::Cursor;
 use super::{Expr, FromDocument, PaginationOptions, PaginationResult, QueryError};
 use crate::store::text::{
-    IndexedDoc, MAX_SEARCH_FILTERS, MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS, Ranked, TextQuery,
-    Window, filter_value_key, terms,
+    IndexedDoc, MAX_SEARCH_FILTERS, MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS, Ranked, Ranking,
+    SearchCursor, Searched, TextQuery, Window, filter_value_key, terms,
 };
 use crate::store::{Document, SearchIndexMeta, StoreError, TableMeta, Transaction};
 use crate::value::{DocumentId, InternalId, Value};
@@ -82,6 +82,8 @@ struct Fetched {
     found: usize,
     /// The last of those.
     last: Option<Ranked>,
+    /// The ranking they come from.
+    ranking: Ranking,
 }
 
 /// A checked search, ready to run.
@@ -218,9 +220,9 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
     }
 
     /// The ranked results of the search in `window`.
-    async fn ranked(&self, plan: &Plan<'_>, window: Window) -> Result<Vec<Ranked>, QueryError> {
+    async fn ranked(&self, plan: &Plan<'_>, window: Window) -> Result<Searched, QueryError> {
         let Some(query) = plan.query.clone() else {
-            return Ok(Vec::new());
+            return Ok(Searched::default());
         };
         Ok(self.tx.search(&plan.index, query, window).await?)
     }
@@ -254,11 +256,12 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
 
     /// Runs the search in `window` and loads its results.
     async fn fetch(&self, plan: &Plan<'_>, window: Window) -> Result<Fetched, QueryError> {
-        let ranked = self.ranked(plan, window).await?;
+        let Searched { ranked, ranking } = self.ranked(plan, window).await?;
         Ok(Fetched {
             docs: self.load(plan, &ranked).await?,
             found: ranked.len(),
             last: ranked.last().copied(),
+            ranking,
         })
     }
 
@@ -313,7 +316,7 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
             limit: MAX_SEARCH_RESULTS + 1,
             ..Window::default()
         };
-        let ranked = self.ranked(&plan, window).await?;
+        let ranked = self.ranked(&plan, window).await?.ranked;
         if ranked.len() > MAX_SEARCH_RESULTS {
             return Err(self.invalid(
                 plan.table,
@@ -362,10 +365,10 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
         let position = |cursor: &Option<String>| -> Result<Option<Cursor>, QueryError> {
             cursor.as_deref().map(Cursor::decode).transpose()
         };
-        let ranked_at = |cursor: &Cursor| -> Result<Option<Ranked>, QueryError> {
+        let ranked_at = |cursor: &Cursor| -> Result<Option<SearchCursor>, QueryError> {
             match cursor {
                 Cursor::End => Ok(None),
-                Cursor::After(bytes) => Ranked::decode(bytes).map(Some).ok_or_else(|| {
+                Cursor::After(bytes) => SearchCursor::decode(bytes).map(Some).ok_or_else(|| {
                     QueryError::InvalidCursor("this cursor does not come from a search".to_string())
                 }),
             }
@@ -391,26 +394,38 @@ impl<'tx, T: FromDocument> SearchQuery<'tx, T> {
         let through = end.as_ref().map(ranked_at).transpose()?.flatten();
         let mut bound_docs = Vec::new();
         for bound in after.iter().chain(through.iter()) {
-            if let Some(doc) = self.tx.get(self.id_of(&plan, bound)).await? {
+            if let Some(doc) = self.tx.get(self.id_of(&plan, &bound.last)).await? {
                 bound_docs.extend(IndexedDoc::of(&plan.index, &doc));
             }
         }
+        // Every page of one pagination ranks as its first page did.
+        let ranking = after
+            .as_ref()
+            .or(through.as_ref())
+            .map(|c| c.ranking.clone());
         let window = Window {
-            after,
-            through,
+            after: after.map(|c| c.last),
+            through: through.map(|c| c.last),
             limit: if end.is_some() {
                 MAX_SEARCH_RESULTS
             } else {
                 num_items
             },
             bound_docs,
+            ranking,
         };
         let fetched = self.fetch(&plan, window).await?;
         let (is_done, continue_cursor) = match end {
             Some(end) => (end == Cursor::End, end),
             None if fetched.found < num_items => (true, Cursor::End),
             None => match fetched.last {
-                Some(r) => (false, Cursor::After(r.encode())),
+                Some(last) => {
+                    let cursor = SearchCursor {
+                        last,
+                        ranking: fetched.ranking,
+                    };
+                    (false, Cursor::After(cursor.encode()))
+                }
                 None => (true, Cursor::End),
             },
         };

@@ -12,7 +12,7 @@ use super::index_key::index_key;
 use super::persistence::{IndexEntry, Revision};
 use super::read_set::successor;
 use super::revision_cache::CachedRevision;
-use super::text::{IndexedDoc, OwnWrite, Ranked, TextPlan, TextQuery, Window};
+use super::text::{IndexedDoc, OwnWrite, Searched, TextPlan, TextQuery, Window};
 use super::{
     Document, IndexId, IndexMeta, KeyInterval, Order, ReadSet, SearchIndexMeta, Store, StoreError,
 };
@@ -566,7 +566,7 @@ impl Transaction {
         index: &SearchIndexMeta,
         query: TextQuery,
         window: Window,
-    ) -> Result<Vec<Ranked>, StoreError> {
+    ) -> Result<Searched, StoreError> {
         let own = {
             let mut state = self.state();
             for interval in query.read_intervals(index) {

@@ -24,7 +24,7 @@ use tantivy::{
 
 use super::analyzer::{IndexedDoc, TOKENIZER_NAME, analyzer};
 use super::stats::{QueryStats, score};
-use super::{Ranked, TextError};
+use super::{Ranked, Ranking, TextError};
 use crate::store::SearchIndexMeta;
 use crate::value::InternalId;
 
@@ -362,6 +362,9 @@ pub(crate) struct Window {
     /// statistics keeps pages made at different snapshots from skipping or
     /// repeating results when unrelated writes shift every score.
     pub(crate) bound_docs: Vec<IndexedDoc>,
+    /// The ranking of the pagination this window belongs to, from its
+    /// cursors; `None` for a first page or a search without cursors.
+    pub(crate) ranking: Option<Ranking>,
 }
 
 impl Window {

@@ -16,22 +16,23 @@
 //! `_creationTime` (unique per table), so results have a total order.
 
 mod analyzer;
+mod cursor;
 mod disk;
 mod overlay;
 mod read_keys;
 mod stats;
 
-use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
-use tantivy::{Score, Searcher};
+use tantivy::Searcher;
 
 pub use analyzer::MAX_TERM_BYTES;
 pub(crate) use analyzer::terms;
 pub(crate) use analyzer::{IndexedDoc, filter_value_key};
+pub(crate) use cursor::{Ranked, Ranking, SearchCursor, Searched};
 pub(crate) use disk::Window;
 use disk::{DiskIndex, build_query, index_dir, top_hits};
 use overlay::{Change, Overlay};
@@ -84,61 +85,6 @@ impl TextError {
             path: path.to_path_buf(),
             source,
         }
-    }
-}
-
-/// One search result: its score, creation time and id. Ordered by score,
-/// then creation time, then id; a search returns them greatest first.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Ranked {
-    /// The BM25 score.
-    pub(crate) score: Score,
-    /// The document's `_creationTime`.
-    pub(crate) creation_time: f64,
-    /// The document.
-    pub(crate) id: InternalId,
-}
-
-impl Eq for Ranked {}
-
-impl PartialOrd for Ranked {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Ranked {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.score
-            .total_cmp(&other.score)
-            .then(self.creation_time.total_cmp(&other.creation_time))
-            .then(self.id.cmp(&other.id))
-    }
-}
-
-impl Ranked {
-    /// The cursor bytes of this result: score, creation time, id.
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(28);
-        out.extend_from_slice(&self.score.to_bits().to_be_bytes());
-        out.extend_from_slice(&self.creation_time.to_bits().to_be_bytes());
-        out.extend_from_slice(&self.id.0);
-        out
-    }
-
-    /// Reads cursor bytes made by [`encode`](Ranked::encode).
-    pub(crate) fn decode(bytes: &[u8]) -> Option<Ranked> {
-        if bytes.len() != 28 {
-            return None;
-        }
-        let score = f32::from_bits(u32::from_be_bytes(bytes[..4].try_into().ok()?));
-        let creation_time = f64::from_bits(u64::from_be_bytes(bytes[4..12].try_into().ok()?));
-        let id = InternalId(bytes[12..].try_into().ok()?);
-        Some(Ranked {
-            score,
-            creation_time,
-            id,
-        })
     }
 }
 
@@ -390,16 +336,24 @@ impl TextIndex {
         query: &TextQuery,
         own: &[OwnWrite],
         window: Window,
-    ) -> Result<Vec<Ranked>, StoreError> {
+    ) -> Result<Searched, StoreError> {
         let state = self.state();
         let Some(base) = state.base(snapshot) else {
             let oldest = state.generations.front().map_or(0, |g| g.ts);
             return Err(StoreError::SearchSnapshotTooOld { oldest });
         };
         let generation = &state.generations[base];
-        let (terms, stats) = terms_and_stats(&state, base, snapshot, query, own);
+        // A later page ranks as its pagination's first page did.
+        let (terms, stats) = match &window.ranking {
+            Some(ranking) => ranking.terms_and_stats(),
+            None => terms_and_stats(&state, base, snapshot, query, own),
+        };
+        let ranking = Ranking::new(&terms, &stats);
         if terms.is_empty() || stats.doc_count() == 0 || window.limit == 0 {
-            return Ok(Vec::new());
+            return Ok(Searched {
+                ranked: Vec::new(),
+                ranking,
+            });
         }
         let weights = stats.weights(&terms);
         let mut window = window;
@@ -457,7 +411,7 @@ impl TextIndex {
         ranked.extend(hits);
         ranked.sort_by(|a, b| b.cmp(a));
         ranked.truncate(limit);
-        Ok(ranked)
+        Ok(Searched { ranked, ranking })
     }
 }
 
@@ -625,7 +579,7 @@ impl TextIndexes {
         query: TextQuery,
         own: Vec<OwnWrite>,
         window: Window,
-    ) -> Result<Vec<Ranked>, StoreError> {
+    ) -> Result<Searched, StoreError> {
         let Some(index) = self.indexes.get(&id).cloned() else {
             return Err(StoreError::Search(format!(
                 "search index #{} is not open",
