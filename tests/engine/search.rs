@@ -445,3 +445,58 @@ async fn a_pagination_keeps_its_first_pages_ranking() -> anyhow::Result<()> {
     assert!(third.is_done || third.page.is_empty());
     Ok(())
 }
+
+/// A search index added to a table that already has documents is built from
+/// them before the store opens; one removed from the schema loses its files.
+#[tokio::test]
+async fn an_index_added_later_is_backfilled_and_a_removed_one_deleted() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("db.sqlite3");
+    let plain = || Schema::new().table(TableDefinition::new("notes").index("by_tag", &["tag"]));
+    {
+        let store = Store::open_sqlite(SqliteConfig::file(&path), &plain()).await?;
+        for text in ["early bird", "early riser", "late night"] {
+            insert(&store, text, "a").await?;
+        }
+        store.close().await;
+    }
+    {
+        let store = open(Some(&path)).await?;
+        let mut got = search(&store.begin_read(), "early").await?;
+        got.sort();
+        assert_eq!(got, ["early bird", "early riser"]);
+        store.close().await;
+    }
+    let files = dir.path().join("db.sqlite3.search/notes.search_text");
+    assert!(files.is_dir());
+    let store = Store::open_sqlite(SqliteConfig::file(&path), &plain()).await?;
+    assert!(!files.exists(), "the dropped index's files are removed");
+    store.close().await;
+    Ok(())
+}
+
+/// Optimistic concurrency covers searches: a mutation that searched commits
+/// only if no document with one of its terms changed since its snapshot.
+#[tokio::test]
+async fn a_search_in_a_mutation_conflicts_only_with_matching_writes() -> anyhow::Result<()> {
+    let store = open(None).await?;
+    insert(&store, "apple tart", "a").await?;
+    let table = store.catalog().table("notes").map(|t| t.number).unwrap();
+
+    let tx = store.begin();
+    assert_eq!(search(&tx, "apple").await?, ["apple tart"]);
+    tx.insert(table, note("saw one apple", "a"))?;
+    insert(&store, "pear crumble", "a").await?;
+    store.commit(tx).await?;
+
+    let tx = store.begin();
+    assert_eq!(search(&tx, "pear").await?, ["pear crumble"]);
+    tx.insert(table, note("saw one pear", "a"))?;
+    insert(&store, "pear juice", "a").await?;
+    let err = store.commit(tx).await.unwrap_err();
+    assert!(
+        matches!(err, convex_rs::store::CommitError::Conflict { .. }),
+        "{err}"
+    );
+    Ok(())
+}
