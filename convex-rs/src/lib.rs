@@ -84,8 +84,10 @@ pub mod prelude {
         ActionCtx, ConvexError, Doc, Document, FunctionError, FunctionInfo, Identity, MutationCtx,
         Patch, QueryCtx,
     };
-    pub use crate::query::{Order, PaginationOptions, PaginationResult, field};
-    pub use crate::schema::{Schema, SearchIndex, TableDefinition, v};
+    pub use crate::query::{
+        Order, PaginationOptions, PaginationResult, Scored, VectorQuery, VectorResult, field,
+    };
+    pub use crate::schema::{Schema, SearchIndex, TableDefinition, VectorIndex, v};
     pub use crate::store::Durability;
     pub use crate::testing::TestBackend;
     pub use crate::value::{DocumentId, Id, TableType, Value};

@@ -13,3 +13,4 @@ mod raw;
 mod restart;
 mod search;
 mod search_property;
+mod vector;

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::runner::Caller;
 use super::{FunctionError, FunctionInfo, FunctionKind, Identity, Runner};
-use crate::query::{Doc, Query};
+use crate::query::{Doc, Query, VectorQuery, VectorResult};
 use crate::schema::Validator;
 use crate::store::{Document, TableMeta, Transaction};
 use crate::value::{DocumentId, Id, TableType, Value, from_value, to_value};
@@ -416,6 +416,26 @@ impl ActionCtx {
     /// Adds a log line at `level`.
     pub fn log_at(&self, level: LogLevel, message: impl fmt::Display) {
         self.logs.push(level, format_args!("{message}"));
+    }
+
+    /// The documents of `T`'s table whose vectors in the vector index
+    /// `index` are most similar (cosine) to `query`'s, best first, as ids
+    /// with scores; as in Convex, run at the latest snapshot and not part of
+    /// any transaction (load the documents with a query).
+    pub async fn vector_search<T: TableType>(
+        &self,
+        index: &str,
+        query: VectorQuery,
+    ) -> Result<Vec<VectorResult<T>>, FunctionError> {
+        let tx = self.runner.store().begin_read();
+        let found = crate::query::vector_search_ids(&tx, T::TABLE_NAME, index, &query).await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, score)| VectorResult {
+                id: Id::new(id),
+                score,
+            })
+            .collect())
     }
 
     async fn call<F: FunctionInfo>(

@@ -2,6 +2,7 @@ use std::marker::PhantomData;
 
 use super::cursor::Cursor;
 use super::search::{SearchFilter, SearchIndexBuilder, SearchQuery};
+use super::vector::{VectorQuery, VectorSearchQuery};
 use super::{
     Expr, FromDocument, IndexRange, MAX_PAGE_ITEMS, PaginationOptions, PaginationResult, QueryError,
 };
@@ -93,6 +94,43 @@ impl<'tx, T: FromDocument> Query<'tx, T> {
             self.filter,
             misuse,
         )
+    }
+
+    /// Turns this query into a vector search of the vector index `index`:
+    /// the documents whose vectors are most similar (cosine) to the query's,
+    /// each with its `_score`, at this transaction's snapshot and recorded in
+    /// its read set, so a subscribed query is re-run when a write could
+    /// change its result.
+    ///
+    /// ```no_run
+    /// # use convex_rs::prelude::*;
+    /// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+    /// # struct Note { embedding: Vec<f64>, tag: String }
+    /// # impl TableType for Note { const TABLE_NAME: &'static str = "notes"; }
+    /// # async fn demo(ctx: &QueryCtx, vector: Vec<f64>) -> Result<(), FunctionError> {
+    /// let similar: Vec<Scored<Doc<Note>>> = ctx
+    ///     .db()
+    ///     .query::<Note>()
+    ///     .with_vector_index("by_embedding", VectorQuery::new(vector).limit(5).filter(|f| f.eq("tag", "news")))
+    ///     .collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A vector search cannot be combined with [`with_index`](Query::with_index),
+    /// [`order`](Query::order) or [`filter`](Query::filter); filter on the
+    /// index's filter fields with [`VectorQuery::filter`].
+    pub fn with_vector_index(self, index: &str, query: VectorQuery) -> VectorSearchQuery<'tx, T> {
+        let misuse = if self.index.is_some() {
+            Some("a query can use with_index or with_vector_index, not both".to_string())
+        } else if self.order != Order::Asc {
+            Some("vector results come in similarity order; order() cannot be combined with with_vector_index".to_string())
+        } else if self.filter.is_some() {
+            Some("filter() cannot be combined with with_vector_index; use VectorQuery::filter on the index's filter fields".to_string())
+        } else {
+            None
+        };
+        VectorSearchQuery::new(self.tx, self.table, index.to_string(), query, misuse)
     }
 
     /// Keeps only documents matching `filter` (combined with earlier filters by `and`).

@@ -30,6 +30,16 @@ pub enum QueryError {
         /// What is wrong.
         reason: String,
     },
+    /// A vector search does not fit its vector index or exceeds a limit.
+    #[error("invalid vector search of index {index:?} of table {table:?}: {reason}")]
+    InvalidVectorSearch {
+        /// The table.
+        table: String,
+        /// The vector index.
+        index: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A pagination cursor could not be decoded.
     #[error("InvalidCursor: {0}")]
     InvalidCursor(String),

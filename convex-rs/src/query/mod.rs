@@ -26,10 +26,14 @@ mod filter;
 mod pagination;
 mod range;
 mod search;
+mod vector;
 
 pub use crate::store::Order;
 pub use crate::store::text::{
     MAX_PREFIX_EXPANSIONS, MAX_SEARCH_FILTERS, MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS, MAX_TERM_BYTES,
+};
+pub use crate::store::vector::{
+    DEFAULT_VECTOR_RESULTS, MAX_VECTOR_FILTER_CLAUSES, MAX_VECTOR_RESULTS,
 };
 pub use builder::Query;
 pub use cursor::Cursor;
@@ -39,3 +43,7 @@ pub use filter::{Expr, IntoExpr, field, not};
 pub use pagination::{MAX_PAGE_ITEMS, PaginationOptions, PaginationResult};
 pub use range::IndexRange;
 pub use search::{SearchFilter, SearchIndexBuilder, SearchQuery};
+pub(crate) use vector::search_ids as vector_search_ids;
+pub use vector::{
+    Scored, VectorFilter, VectorFilterBuilder, VectorQuery, VectorResult, VectorSearchQuery,
+};

@@ -71,6 +71,18 @@ pub enum SchemaError {
         /// The maximum.
         max: usize,
     },
+    /// A vector index's dimension count is out of range.
+    #[error(
+        "table {table:?}: vector index {index:?} has {dimensions} dimensions; a vector index needs 2 to 4096"
+    )]
+    VectorDimensions {
+        /// The table.
+        table: String,
+        /// The index name.
+        index: String,
+        /// The declared dimensions.
+        dimensions: usize,
+    },
     /// An index lists the same field twice.
     #[error("table {table:?}: index {index:?} lists field {field:?} twice")]
     DuplicateIndexField {

@@ -8,13 +8,18 @@
 
 mod error;
 mod json_schema;
+mod search;
 mod table;
 mod validator;
 
 pub use error::{SchemaError, ValidationError};
 pub use json_schema::validator_from_json_schema;
+pub use search::{
+    MAX_SEARCH_FILTER_FIELDS, MAX_VECTOR_DIMENSIONS, MIN_VECTOR_DIMENSIONS, SearchIndex,
+    SearchIndexDefinition, VectorIndex, VectorIndexDefinition,
+};
 pub use table::{
-    BY_CREATION_TIME, BY_ID, IndexDefinition, MAX_INDEX_FIELDS, MAX_SEARCH_FILTER_FIELDS,
-    MUTATION_LOG_TABLE, Schema, SearchIndex, SearchIndexDefinition, TableDefinition,
+    BY_CREATION_TIME, BY_ID, IndexDefinition, MAX_INDEX_FIELDS, MUTATION_LOG_TABLE, Schema,
+    TableDefinition,
 };
 pub use validator::{FieldValidator, ObjectValidator, TableNames, Validator, v};

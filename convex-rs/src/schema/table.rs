@@ -2,6 +2,10 @@ use std::collections::BTreeSet;
 
 use schemars::JsonSchema;
 
+use super::search::{
+    MAX_SEARCH_FILTER_FIELDS, MAX_VECTOR_DIMENSIONS, MIN_VECTOR_DIMENSIONS, SearchIndex,
+    SearchIndexDefinition, VectorIndex, VectorIndexDefinition,
+};
 use super::{SchemaError, Validator, validator_from_json_schema};
 use crate::value::{TableType, check_identifier};
 
@@ -27,53 +31,6 @@ pub struct IndexDefinition {
     pub fields: Vec<String>,
 }
 
-/// The most filter fields a search index may have.
-pub const MAX_SEARCH_FILTER_FIELDS: usize = 16;
-
-/// A full-text search index: one string field whose words are searched, and
-/// fields a search may filter on by equality.
-///
-/// ```
-/// use convex_rs::schema::{SearchIndex, TableDefinition};
-/// let messages = TableDefinition::new("messages")
-///     .search_index("search_body", SearchIndex::new("body").filter_fields(&["channel"]));
-/// assert_eq!(messages.search_indexes[0].search_field, "body");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SearchIndex {
-    /// The searched field (a dotted path); documents where it is not a string are not indexed.
-    pub search_field: String,
-    /// Fields a search may filter on with `eq` (dotted paths).
-    pub filter_fields: Vec<String>,
-}
-
-impl SearchIndex {
-    /// A search index over the string field `search_field`.
-    pub fn new(search_field: impl Into<String>) -> Self {
-        SearchIndex {
-            search_field: search_field.into(),
-            filter_fields: Vec::new(),
-        }
-    }
-
-    /// Sets the fields searches may filter on (at most 16).
-    pub fn filter_fields(mut self, fields: &[&str]) -> Self {
-        self.filter_fields = fields.iter().map(|f| f.to_string()).collect();
-        self
-    }
-}
-
-/// A search index declared on a table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SearchIndexDefinition {
-    /// The index name, unique among the table's indexes.
-    pub name: String,
-    /// The searched field.
-    pub search_field: String,
-    /// The filter fields, in declared order.
-    pub filter_fields: Vec<String>,
-}
-
 /// A table: its name, optional document validator, and indexes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableDefinition {
@@ -85,6 +42,8 @@ pub struct TableDefinition {
     pub indexes: Vec<IndexDefinition>,
     /// Declared full-text search indexes.
     pub search_indexes: Vec<SearchIndexDefinition>,
+    /// Declared vector indexes.
+    pub vector_indexes: Vec<VectorIndexDefinition>,
 }
 
 impl TableDefinition {
@@ -95,6 +54,7 @@ impl TableDefinition {
             document: None,
             indexes: Vec::new(),
             search_indexes: Vec::new(),
+            vector_indexes: Vec::new(),
         }
     }
 
@@ -126,6 +86,17 @@ impl TableDefinition {
         self.search_indexes.push(SearchIndexDefinition {
             name: name.into(),
             search_field: index.search_field,
+            filter_fields: index.filter_fields,
+        });
+        self
+    }
+
+    /// Declares a vector index.
+    pub fn vector_index(mut self, name: impl Into<String>, index: VectorIndex) -> Self {
+        self.vector_indexes.push(VectorIndexDefinition {
+            name: name.into(),
+            vector_field: index.vector_field,
+            dimensions: index.dimensions,
             filter_fields: index.filter_fields,
         });
         self
@@ -199,6 +170,29 @@ impl TableDefinition {
         }
     }
 
+    fn check_filter_fields(&self, index: &str, fields: &[String]) -> Result<(), SchemaError> {
+        if fields.len() > MAX_SEARCH_FILTER_FIELDS {
+            return Err(SchemaError::SearchFilterFieldCount {
+                table: self.name.clone(),
+                index: index.to_string(),
+                count: fields.len(),
+                max: MAX_SEARCH_FILTER_FIELDS,
+            });
+        }
+        let mut seen = BTreeSet::new();
+        for field in fields {
+            if !seen.insert(field.as_str()) {
+                return Err(SchemaError::DuplicateIndexField {
+                    table: self.name.clone(),
+                    index: index.to_string(),
+                    field: field.clone(),
+                });
+            }
+            self.check_field(index, field)?;
+        }
+        Ok(())
+    }
+
     fn check_search_indexes<'a>(
         &'a self,
         names: &mut BTreeSet<&'a str>,
@@ -206,25 +200,19 @@ impl TableDefinition {
         for index in &self.search_indexes {
             self.check_index_name(names, &index.name)?;
             self.check_field(&index.name, &index.search_field)?;
-            if index.filter_fields.len() > MAX_SEARCH_FILTER_FIELDS {
-                return Err(SchemaError::SearchFilterFieldCount {
+            self.check_filter_fields(&index.name, &index.filter_fields)?;
+        }
+        for index in &self.vector_indexes {
+            self.check_index_name(names, &index.name)?;
+            self.check_field(&index.name, &index.vector_field)?;
+            if !(MIN_VECTOR_DIMENSIONS..=MAX_VECTOR_DIMENSIONS).contains(&index.dimensions) {
+                return Err(SchemaError::VectorDimensions {
                     table: self.name.clone(),
                     index: index.name.clone(),
-                    count: index.filter_fields.len(),
-                    max: MAX_SEARCH_FILTER_FIELDS,
+                    dimensions: index.dimensions,
                 });
             }
-            let mut seen = BTreeSet::new();
-            for field in &index.filter_fields {
-                if !seen.insert(field.as_str()) {
-                    return Err(SchemaError::DuplicateIndexField {
-                        table: self.name.clone(),
-                        index: index.name.clone(),
-                        field: field.clone(),
-                    });
-                }
-                self.check_field(&index.name, field)?;
-            }
+            self.check_filter_fields(&index.name, &index.filter_fields)?;
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
 use std::collections::HashMap;
 
-use crate::schema::{BY_CREATION_TIME, BY_ID, SearchIndexDefinition, TableDefinition};
+use crate::schema::{
+    BY_CREATION_TIME, BY_ID, SearchIndexDefinition, TableDefinition, VectorIndexDefinition,
+};
 use crate::value::TableNumber;
 
 /// Identifies an index (including the implicit `by_id` and `by_creation_time`) in the store.
@@ -53,6 +55,33 @@ impl SearchIndexMeta {
     }
 }
 
+/// A vector index as the store sees it. Its id shares the space of
+/// [`IndexId`]s, like a search index's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VectorIndexMeta {
+    /// Its id (assigned when the store opens; not persisted).
+    pub id: IndexId,
+    /// The table it belongs to.
+    pub table: TableNumber,
+    /// The table's name.
+    pub table_name: String,
+    /// Its name within the table.
+    pub name: String,
+    /// The vector field.
+    pub vector_field: String,
+    /// The length of every vector.
+    pub dimensions: usize,
+    /// The filter fields, in declared order.
+    pub filter_fields: Vec<String>,
+}
+
+impl VectorIndexMeta {
+    /// The position of `field` among the filter fields.
+    pub fn filter_position(&self, field: &str) -> Option<usize> {
+        self.filter_fields.iter().position(|f| f == field)
+    }
+}
+
 /// A table as the store sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableMeta {
@@ -70,6 +99,8 @@ pub struct TableMeta {
     pub indexes: Vec<IndexId>,
     /// The table's full-text search indexes.
     pub search_indexes: Vec<IndexId>,
+    /// The table's vector indexes.
+    pub vector_indexes: Vec<IndexId>,
 }
 
 /// The tables and indexes of an open store, fixed while it runs.
@@ -80,6 +111,7 @@ pub struct Catalog {
     by_number: HashMap<TableNumber, usize>,
     indexes: HashMap<IndexId, IndexMeta>,
     search_indexes: HashMap<IndexId, SearchIndexMeta>,
+    vector_indexes: HashMap<IndexId, VectorIndexMeta>,
 }
 
 impl Catalog {
@@ -107,12 +139,22 @@ impl Catalog {
                 search_indexes.insert(id, search_meta(id, table, def));
             }
         }
+        let mut vector_indexes = HashMap::new();
+        for table in &mut tables {
+            for def in &table.definition.vector_indexes {
+                let id = IndexId(next_id);
+                next_id += 1;
+                table.vector_indexes.push(id);
+                vector_indexes.insert(id, vector_meta(id, table, def));
+            }
+        }
         Catalog {
             tables,
             by_name,
             by_number,
             indexes,
             search_indexes,
+            vector_indexes,
         }
     }
 
@@ -172,11 +214,33 @@ impl Catalog {
         self.search_indexes.values()
     }
 
+    /// A vector index by id.
+    pub fn vector_index(&self, id: IndexId) -> Option<&VectorIndexMeta> {
+        self.vector_indexes.get(&id)
+    }
+
+    /// A vector index of `table` by name.
+    pub fn vector_index_by_name(&self, table: &TableMeta, name: &str) -> Option<&VectorIndexMeta> {
+        table
+            .vector_indexes
+            .iter()
+            .filter_map(|id| self.vector_index(*id))
+            .find(|i| i.name == name)
+    }
+
+    /// Every vector index.
+    pub fn vector_indexes(&self) -> impl Iterator<Item = &VectorIndexMeta> {
+        self.vector_indexes.values()
+    }
+
     /// The name of the table an index (of any kind) belongs to (for error messages).
     pub fn table_name_of_index(&self, id: IndexId) -> &str {
         let table = match self.index(id) {
             Some(i) => Some(i.table),
-            None => self.search_index(id).map(|i| i.table),
+            None => self
+                .search_index(id)
+                .map(|i| i.table)
+                .or_else(|| self.vector_index(id).map(|i| i.table)),
         };
         table
             .and_then(|t| self.table_name(t))
@@ -197,6 +261,18 @@ fn search_meta(id: IndexId, table: &TableMeta, def: &SearchIndexDefinition) -> S
         table_name: table.name.clone(),
         name: def.name.clone(),
         search_field: def.search_field.clone(),
+        filter_fields: def.filter_fields.clone(),
+    }
+}
+
+fn vector_meta(id: IndexId, table: &TableMeta, def: &VectorIndexDefinition) -> VectorIndexMeta {
+    VectorIndexMeta {
+        id,
+        table: table.number,
+        table_name: table.name.clone(),
+        name: def.name.clone(),
+        vector_field: def.vector_field.clone(),
+        dimensions: def.dimensions,
         filter_fields: def.filter_fields.clone(),
     }
 }

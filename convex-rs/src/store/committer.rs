@@ -16,6 +16,7 @@ use super::index_key::index_key;
 use super::persistence::{CommitWrites, DocumentWrite, IndexWrite};
 use super::text::TextIndexes;
 use super::transaction::{PendingCommit, PendingWrite};
+use super::vector::VectorIndexes;
 use super::write_log::{Invalid, WriteLog};
 use super::{Catalog, CommitError, CommitInfo, Persistence, ReadCaches, wall_clock_nanos};
 
@@ -73,6 +74,8 @@ pub(crate) struct Derived {
     pub(crate) caches: Arc<ReadCaches>,
     /// The full-text search indexes.
     pub(crate) text: Arc<TextIndexes>,
+    /// The vector indexes.
+    pub(crate) vectors: Arc<VectorIndexes>,
 }
 
 pub(crate) struct Committer {
@@ -85,6 +88,7 @@ pub(crate) struct Committer {
     published: broadcast::Sender<Arc<CommitInfo>>,
     caches: Arc<ReadCaches>,
     text: Arc<TextIndexes>,
+    vectors: Arc<VectorIndexes>,
 }
 
 impl Committer {
@@ -107,6 +111,7 @@ impl Committer {
             published,
             caches: derived.caches,
             text: derived.text,
+            vectors: derived.vectors,
         }
     }
 
@@ -140,6 +145,7 @@ impl Committer {
             }
         }
         self.text.close().await;
+        self.vectors.close().await;
         self.persistence.close().await;
         if let Some(done) = closed {
             let _ = done.send(());
@@ -160,6 +166,7 @@ impl Committer {
         let mut texts = Vec::with_capacity(batch.len());
         for mut request in batch {
             let text = std::mem::take(&mut request.writes.text);
+            let vectors = std::mem::take(&mut request.writes.vectors);
             let pending = &request.writes;
             if let Err(invalid) = self.log.validate(pending.snapshot, &pending.reads) {
                 let error = match invalid {
@@ -175,10 +182,11 @@ impl Committer {
             let ts = self.next_ts();
             let (commit, mut info) = self.plan(ts, &pending.writes);
             info.writes.extend(text.keys);
+            info.vectors = vectors.writes;
             let info = Arc::new(info);
             self.log.push(info.clone());
             writes.push(commit);
-            texts.push(text.changes);
+            texts.push((text.changes, vectors.changes));
             accepted.push((request.reply, info));
         }
         let Some((_, first)) = accepted.first() else {
@@ -205,10 +213,11 @@ impl Committer {
                             .record_change(entry.index, &entry.key, commit.ts);
                     }
                 }
-                for (commit, text) in writes.iter().zip(texts) {
+                for (commit, (text, vectors)) in writes.iter().zip(texts) {
                     if !text.is_empty() {
                         self.text.record(commit.ts, text);
                     }
+                    self.vectors.record(commit.ts, vectors);
                 }
                 self.durable.send_replace(self.last_ts);
                 for (reply, info) in accepted {
@@ -293,6 +302,7 @@ impl Committer {
             CommitInfo {
                 ts,
                 writes: touched,
+                vectors: Vec::new(),
             },
         )
     }

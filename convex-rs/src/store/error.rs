@@ -54,6 +54,18 @@ pub enum StoreError {
     /// The store has been shut down.
     #[error("the store is closed")]
     Closed,
+    /// A document's vector field does not fit a vector index of its table.
+    #[error("field {field:?} does not fit vector index {index:?} of table {table:?}: {reason}")]
+    InvalidVector {
+        /// The table.
+        table: String,
+        /// The vector index.
+        index: String,
+        /// The vector field.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A search index failed (its files are rebuilt from the store at the next start).
     #[error("search index error: {0}")]
     Search(String),

@@ -25,9 +25,10 @@ mod revision_cache;
 pub mod sqlite;
 pub(crate) mod text;
 mod transaction;
+pub(crate) mod vector;
 mod write_log;
 
-pub use catalog::{Catalog, IndexId, IndexMeta, SearchIndexMeta, TableMeta};
+pub use catalog::{Catalog, IndexId, IndexMeta, SearchIndexMeta, TableMeta, VectorIndexMeta};
 pub use document::{CREATION_TIME_FIELD, Document, ID_FIELD};
 pub use error::{CommitError, StoreError};
 pub use index_key::{MISSING_FIELD, index_key_prefix};
@@ -37,6 +38,7 @@ pub use persistence::{
 pub use read_set::{KeyInterval, ReadSet};
 pub use sqlite::{Durability, SqliteConfig};
 pub use transaction::{IndexScan, Transaction, TransactionLimits, TransactionUsage};
+pub use vector::{VectorRead, VectorWrite};
 pub use write_log::CommitInfo;
 
 use std::sync::Arc;
@@ -76,6 +78,7 @@ struct StoreInner {
     commit_counters: Arc<CommitCounters>,
     caches: Arc<ReadCaches>,
     text: Arc<text::TextIndexes>,
+    vectors: Arc<vector::VectorIndexes>,
     /// Bits of the last `_creationTime` handed out (an f64), so creation times strictly increase.
     last_creation_time: AtomicU64,
 }
@@ -138,6 +141,7 @@ impl Store {
         let catalog = Arc::new(catalog);
         let text =
             text::TextIndexes::open(&catalog, persistence.as_ref(), search_root, max_ts).await?;
+        let vectors = vector::VectorIndexes::open(&catalog, persistence.as_ref(), max_ts).await?;
         let (durable_tx, durable_ts) = watch::channel(max_ts);
         let (published, _) = broadcast::channel(PUBLISH_CAPACITY);
         let (commits, requests) = mpsc::channel(COMMIT_QUEUE);
@@ -156,6 +160,7 @@ impl Store {
             committer::Derived {
                 caches: caches.clone(),
                 text: text.clone(),
+                vectors: vectors.clone(),
             },
         );
         tokio::spawn(committer.run(requests));
@@ -170,6 +175,7 @@ impl Store {
                 commit_counters,
                 caches,
                 text,
+                vectors,
                 last_creation_time: AtomicU64::new(0f64.to_bits()),
             }),
         })
@@ -302,6 +308,27 @@ impl Store {
 
     pub(crate) fn text_indexes(&self) -> &text::TextIndexes {
         &self.inner.text
+    }
+
+    pub(crate) fn vector_indexes(&self) -> &vector::VectorIndexes {
+        &self.inner.vectors
+    }
+
+    /// Applies every committed change to the vector indexes and inserts all
+    /// new vectors into their graphs now, instead of in the background.
+    /// Searches are exact either way; benchmarks use this to measure the
+    /// graph path.
+    pub async fn settle_vector_indexes(&self) -> Result<(), StoreError> {
+        self.inner.vectors.settle().await
+    }
+
+    /// Makes vector searches over at most `points` candidates (after their
+    /// filter) scan exactly instead of walking the HNSW graph; the default
+    /// is 2,048 (or 2% of the index, if more). For tests and benchmarks of
+    /// the graph on small data.
+    #[doc(hidden)]
+    pub fn set_vector_exact_scan_limit(&self, points: usize) {
+        self.inner.vectors.set_exact_below(points);
     }
 
     /// Writes every search index's recent changes into its tantivy files

@@ -1,6 +1,7 @@
 use std::collections::{BTreeMap, btree_map};
 
 use super::IndexId;
+use super::vector::{VectorRead, VectorWrite};
 
 /// A half-open interval of index keys, `[start, end)`; `end: None` is unbounded.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -125,11 +126,14 @@ fn max_end(a: Option<Vec<u8>>, b: Option<Vec<u8>>) -> Option<Vec<u8>> {
 /// Architecture Invariant: every value a function observed from the database
 /// is covered by some interval in its read set, so any commit that could change
 /// the function's result writes a key inside the read set.
-// Text-search and vector reads will be recorded as further kinds of entries
-// here, which is why the set is keyed by index rather than being a bare list.
+///
+/// Text searches record key intervals too (`store::text::read_keys`); vector
+/// searches, whose results depend on similarity rather than keys, record a
+/// [`VectorRead`] predicate each.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReadSet {
     indexes: BTreeMap<IndexId, IntervalSet>,
+    vectors: Vec<VectorRead>,
 }
 
 impl ReadSet {
@@ -150,6 +154,24 @@ impl ReadSet {
         }
     }
 
+    /// Records a vector search.
+    pub(crate) fn record_vector(&mut self, read: VectorRead) {
+        if !self.vectors.contains(&read) {
+            self.vectors.push(read);
+        }
+    }
+
+    /// The vector searches recorded.
+    pub fn vector_reads(&self) -> &[VectorRead] {
+        &self.vectors
+    }
+
+    /// Whether a commit that put `write` into a vector index could change
+    /// a vector search of this read set.
+    pub fn is_hit_by_vector(&self, write: &VectorWrite) -> bool {
+        self.vectors.iter().any(|read| read.is_hit_by(write))
+    }
+
     /// Whether a write of `key` in `index` touches this read set.
     pub fn overlaps(&self, index: IndexId, key: &[u8]) -> bool {
         self.indexes
@@ -162,6 +184,9 @@ impl ReadSet {
         for (index, interval) in other.iter() {
             self.record(index, interval);
         }
+        for read in &other.vectors {
+            self.record_vector(read.clone());
+        }
     }
 
     /// Every recorded interval, per index.
@@ -173,7 +198,7 @@ impl ReadSet {
 
     /// Whether nothing was read.
     pub fn is_empty(&self) -> bool {
-        self.indexes.is_empty()
+        self.indexes.is_empty() && self.vectors.is_empty()
     }
 
     /// Number of disjoint intervals.

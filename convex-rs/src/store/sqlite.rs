@@ -535,6 +535,7 @@ impl Persistence for SqlitePersistence {
                     .map(|i| i.id)
                     .collect(),
                 search_indexes: Vec::new(),
+                vector_indexes: Vec::new(),
             });
             indexes.extend(table_indexes);
         }

@@ -13,8 +13,10 @@ use super::persistence::{IndexEntry, Revision};
 use super::read_set::successor;
 use super::revision_cache::CachedRevision;
 use super::text::{IndexedDoc, OwnWrite, Searched, TextPlan, TextQuery, Window};
+use super::vector::{IndexedVector, OwnVector, Scored, VectorPlan, VectorRead, VectorSearch};
 use super::{
     Document, IndexId, IndexMeta, KeyInterval, Order, ReadSet, SearchIndexMeta, Store, StoreError,
+    VectorIndexMeta,
 };
 use crate::value::{DocumentId, InternalId, TableNumber, Value, check_document};
 
@@ -72,6 +74,8 @@ pub(crate) struct PendingCommit {
     /// The writes' effect on search indexes, worked out by the caller (so
     /// tokenizing runs on the callers' threads, not in the single committer).
     pub(crate) text: TextPlan,
+    /// The writes' effect on vector indexes.
+    pub(crate) vectors: VectorPlan,
 }
 
 pub(crate) enum Finished {
@@ -438,6 +442,7 @@ impl Transaction {
             creation_time: self.store.next_creation_time(self.now_ms),
             fields,
         };
+        self.check_vectors(&doc)?;
         let size = doc.size();
         let mut state = self.state();
         self.count_write(&mut state, true, size)?;
@@ -476,9 +481,25 @@ impl Transaction {
             creation_time: current.creation_time,
             fields,
         };
+        self.check_vectors(&doc)?;
         let size = doc.size();
         let mut state = self.state();
         Ok(self.write(&mut state, id, rev_ts, current, Some(doc), size)?)
+    }
+
+    /// Refuses a document whose vector field does not fit one of its table's
+    /// vector indexes.
+    fn check_vectors(&self, doc: &Document) -> Result<(), StoreError> {
+        let catalog = self.store.catalog();
+        let Some(table) = catalog.table_by_number(doc.id.table) else {
+            return Ok(());
+        };
+        for id in &table.vector_indexes {
+            if let Some(meta) = catalog.vector_index(*id) {
+                IndexedVector::of(meta, doc)?;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes an existing document.
@@ -533,11 +554,13 @@ impl Transaction {
             };
         }
         let text = TextPlan::of(self.store.catalog(), &writes);
+        let vectors = VectorPlan::of(self.store.catalog(), &writes);
         Finished::Writes(PendingCommit {
             snapshot: self.snapshot,
             reads: state.reads,
             writes,
             text,
+            vectors,
         })
     }
 
@@ -588,6 +611,50 @@ impl Transaction {
             .text_indexes()
             .search(index.id, self.snapshot, query, own, window)
             .await
+    }
+}
+
+impl Transaction {
+    /// Runs a vector search of `index` at this transaction's snapshot,
+    /// seeing its own writes, and records it in the read set as a predicate
+    /// (see [`VectorRead`](super::vector::VectorRead)).
+    pub(crate) async fn vector_search(
+        &self,
+        index: &VectorIndexMeta,
+        search: VectorSearch,
+    ) -> Result<Vec<Scored>, StoreError> {
+        let own = {
+            let state = self.state();
+            state
+                .writes
+                .iter()
+                .filter(|(id, _)| id.table == index.table)
+                .map(|(id, w)| OwnVector {
+                    doc: id.internal,
+                    new: w
+                        .new
+                        .as_ref()
+                        .and_then(|d| IndexedVector::of(index, d).ok().flatten()),
+                })
+                .collect()
+        };
+        let found = self
+            .store
+            .vector_indexes()
+            .search(index.id, self.snapshot, search.clone(), own)
+            .await?;
+        let threshold = if found.len() >= search.limit {
+            found.last().map_or(f32::NEG_INFINITY, |r| r.score)
+        } else {
+            f32::NEG_INFINITY
+        };
+        self.state().reads.record_vector(VectorRead {
+            index: index.id,
+            query: search.query,
+            threshold,
+            filter: search.filter,
+        });
+        Ok(found)
     }
 }
 

@@ -1,6 +1,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::vector::VectorWrite;
 use super::{IndexId, ReadSet};
 
 /// What one commit wrote, as seen by conflict detection and subscriptions:
@@ -13,6 +14,8 @@ pub struct CommitInfo {
     pub ts: u64,
     /// Touched `(index, key)` pairs.
     pub writes: Vec<(IndexId, Vec<u8>)>,
+    /// Document states put into vector indexes.
+    pub vectors: Vec<VectorWrite>,
 }
 
 /// A conflict found by validation.
@@ -65,6 +68,12 @@ impl WriteLog {
                     ts: entry.ts,
                 });
             }
+            if let Some(write) = entry.vectors.iter().find(|w| reads.is_hit_by_vector(w)) {
+                return Err(Invalid::Conflict {
+                    index: write.index(),
+                    ts: entry.ts,
+                });
+            }
         }
         Ok(())
     }
@@ -104,6 +113,7 @@ mod tests {
         Arc::new(CommitInfo {
             ts,
             writes: vec![(IndexId(1), key.to_vec())],
+            vectors: Vec::new(),
         })
     }
 

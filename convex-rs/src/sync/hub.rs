@@ -22,8 +22,9 @@ use tokio::sync::Notify;
 use tokio::sync::broadcast::error::TryRecvError;
 
 use super::interval_index::{IntervalIndex, SubscriptionId};
+use super::vector_watch::VectorWatch;
 use crate::function::{Caller, Identity, QueryOutcome, Runner};
-use crate::store::{CommitInfo, IndexId, KeyInterval};
+use crate::store::{CommitInfo, IndexId, KeyInterval, VectorRead};
 use crate::value::Value;
 
 /// How many queries a round runs at once.
@@ -102,6 +103,7 @@ struct Subscription {
     journal: Option<String>,
     result: Option<Arc<QueryResult>>,
     intervals: Vec<(IndexId, KeyInterval)>,
+    vectors: Vec<VectorRead>,
     watchers: Vec<Arc<Notify>>,
 }
 
@@ -110,6 +112,7 @@ struct HubState {
     subscriptions: HashMap<SubscriptionId, Subscription>,
     by_key: HashMap<QueryKey, SubscriptionId>,
     intervals: IntervalIndex,
+    vectors: VectorWatch,
     pending: HashSet<SubscriptionId>,
     ts_waiters: Vec<(u64, Arc<Notify>)>,
     next_id: SubscriptionId,
@@ -157,6 +160,7 @@ impl Hub {
                     subscriptions: HashMap::new(),
                     by_key: HashMap::new(),
                     intervals: IntervalIndex::new(),
+                    vectors: VectorWatch::default(),
                     pending: HashSet::new(),
                     ts_waiters: Vec::new(),
                     next_id: 1,
@@ -186,6 +190,7 @@ impl Hub {
         state.by_key.clear();
         state.pending.clear();
         state.intervals = IntervalIndex::new();
+        state.vectors = VectorWatch::default();
         state.ts_waiters.clear();
     }
 
@@ -251,6 +256,7 @@ impl Hub {
                 journal,
                 result: None,
                 intervals: Vec::new(),
+                vectors: Vec::new(),
                 watchers: vec![watcher.clone()],
             },
         );
@@ -280,6 +286,7 @@ impl Hub {
             for (index, interval) in &sub.intervals {
                 state.intervals.remove(*index, interval, id);
             }
+            state.vectors.remove(id, &sub.vectors);
         }
     }
 
@@ -349,6 +356,9 @@ impl Hub {
                 for (index, key) in &commit.writes {
                     state.intervals.stab(*index, key, &mut invalidated);
                 }
+                for write in &commit.vectors {
+                    state.vectors.hits(write, &mut invalidated);
+                }
             }
             // `take`, not `drain`: a drained set keeps its peak capacity and
             // every later round would walk the empty slots.
@@ -403,6 +413,7 @@ impl Hub {
                 let HubState {
                     subscriptions,
                     intervals,
+                    vectors,
                     by_key,
                     ..
                 } = &mut *state;
@@ -416,6 +427,9 @@ impl Hub {
                     intervals.insert(index, &interval, id);
                     sub.intervals.push((index, interval));
                 }
+                vectors.remove(id, &sub.vectors);
+                sub.vectors = outcome.read_set.vector_reads().to_vec();
+                vectors.insert(id, &sub.vectors);
                 if sub.journal.is_none() && outcome.journal.is_some() {
                     // The first run fixed the page's end. From now on this
                     // subscription is the one for that journal: a new subscriber

@@ -5,6 +5,7 @@ mod hub;
 mod interval_index;
 pub mod protocol;
 mod session;
+mod vector_watch;
 
 pub use hub::{Hub, QueryResult, RoundStats};
 pub use interval_index::{IntervalIndex, SubscriptionId};
