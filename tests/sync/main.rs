@@ -9,3 +9,4 @@ mod official_client;
 mod our_client;
 mod raw_protocol;
 mod search;
+mod vector;

@@ -392,6 +392,16 @@ fn import(out: &mut String, names: &[&str], module: &str) {
     }
 }
 
+/// The TypeScript type of a search or vector index's filter fields: a
+/// union of their names, `never` for none (as Convex's types have it).
+fn filter_fields_type(fields: &[String]) -> String {
+    if fields.is_empty() {
+        return "never".to_string();
+    }
+    let names: Vec<String> = fields.iter().map(|f| string_literal(f)).collect();
+    names.join(" | ")
+}
+
 fn data_model_d_ts(app: &App) -> String {
     let schema = app.schema();
     let mut printer = TypePrinter::new(schema);
@@ -428,21 +438,23 @@ fn data_model_d_ts(app: &App) -> String {
                 .search_indexes
                 .iter()
                 .map(|index| {
-                    let filters = if index.filter_fields.is_empty() {
-                        "never".to_string()
-                    } else {
-                        let fields: Vec<String> = index
-                            .filter_fields
-                            .iter()
-                            .map(|f| string_literal(f))
-                            .collect();
-                        fields.join(" | ")
-                    };
                     Doc::text(format!(
                         "{}: {{ searchField: {}; filterFields: {} }}",
                         property_name(&index.name),
                         string_literal(&index.search_field),
-                        filters
+                        filter_fields_type(&index.filter_fields)
+                    ))
+                })
+                .collect();
+            let vector_indexes = table
+                .vector_indexes
+                .iter()
+                .map(|index| {
+                    Doc::text(format!(
+                        "{}: {{ vectorField: {}; dimensions: number; filterFields: {} }}",
+                        property_name(&index.name),
+                        string_literal(&index.vector_field),
+                        filter_fields_type(&index.filter_fields)
                     ))
                 })
                 .collect();
@@ -457,7 +469,10 @@ fn data_model_d_ts(app: &App) -> String {
                     Doc::text("searchIndexes: "),
                     Doc::members(search_indexes),
                 ]),
-                Doc::text("vectorIndexes: {}"),
+                Doc::Concat(vec![
+                    Doc::text("vectorIndexes: "),
+                    Doc::members(vector_indexes),
+                ]),
             ]);
             Doc::Concat(vec![
                 Doc::text(format!("{}: ", property_name(&table.name))),
