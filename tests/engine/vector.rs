@@ -135,10 +135,13 @@ async fn vectors_of_the_wrong_shape_are_refused_and_missing_ones_skipped() -> an
     bad.insert("embedding".into(), Value::String("not a vector".into()));
     let err = tx.insert(table(&store), bad).unwrap_err().to_string();
     assert!(err.contains("embedding"), "{err}");
-    // No vector field: stored, not indexed.
+    // No vector field, or null (a Rust `None`): stored, not indexed.
     let mut plain = item(&axis(0, 0.0), "a");
     plain.remove("embedding");
     tx.insert(table(&store), plain)?;
+    let mut null = item(&axis(0, 0.0), "a");
+    null.insert("embedding".into(), Value::Null);
+    tx.insert(table(&store), null)?;
     store.commit(tx).await?;
     assert!(
         similar(&store.begin_read(), &axis(0, 0.0), 10, None)

@@ -57,9 +57,9 @@ pub enum SchemaError {
         /// The missing field.
         field: String,
     },
-    /// A search index has too many filter fields.
+    /// A search or vector index has too many filter fields.
     #[error(
-        "table {table:?}: search index {index:?} has {count} filter fields; a search index allows at most {max}"
+        "table {table:?}: index {index:?} has {count} filter fields; a search or vector index allows at most {max}"
     )]
     SearchFilterFieldCount {
         /// The table.

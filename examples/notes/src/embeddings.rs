@@ -79,6 +79,12 @@ impl Endpoint {
     /// The embedding of `text` (of [`DIMENSIONS`] numbers).
     pub async fn embed(&self, text: &str) -> Result<Vec<f64>, EmbeddingError> {
         let url = format!("{}/embeddings", self.url);
+        if !url.starts_with("http://") {
+            return Err(EmbeddingError::Answer {
+                url,
+                reason: "this example's HTTP client speaks plain http only: use an http:// endpoint (a local embedding server, or a proxy in front of an https API)".into(),
+            });
+        }
         let request_error = |source| EmbeddingError::Request {
             url: url.clone(),
             source,

@@ -1,12 +1,14 @@
 // Test harness shared by every e2e test file: starts and stops the convex-rs
-// example servers (`chat`, `bank`) and offers small helpers to await
+// example servers (`chat`, `bank`, `notes`, and the notes example's
+// `embeddings-standin`) and offers small helpers to await
 // reactive callbacks with explicit timeouts.
 //
 // Every test file starts its own server(s) on a free port with a fresh data
 // directory, and stops them in an `after()` hook so the test process exits.
 //
 // Environment:
-//   CONVEX_BIN_DIR    directory holding the `chat` and `bank` binaries
+//   CONVEX_BIN_DIR    directory holding the `chat`, `bank`, `notes` and
+//                     `embeddings-standin` binaries
 //                     (default: ../../target/debug relative to this package)
 //   E2E_SERVER_LOG=1  echo the servers' stdout/stderr to this process' stderr
 
@@ -32,7 +34,7 @@ const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 const READY_LINE = /listening on (http:\/\/\S+)/;
 
-/** The path of an example server binary (`chat` or `bank`). */
+/** The path of an example server binary (`chat`, `bank`, `notes`, `embeddings-standin`). */
 export function binaryPath(app) {
   return path.join(BIN_DIR, app);
 }
@@ -78,31 +80,28 @@ process.on("exit", () => {
 });
 
 /**
- * Start `BIN serve --listen 127.0.0.1:PORT --data DIR` and wait (30 s at most)
- * until it prints `listening on http://127.0.0.1:PORT` on stdout or stderr.
- *
- * @param {"chat"|"bank"} app
- * @param {{port?: number, dataDir?: string}} [options] a fixed port and data
- *   directory (e.g. to restart a server on the same data); by default a free
- *   port and a fresh temporary directory, removed again by `stop()`.
- * @returns {Promise<{url: string, port: number, dataDir: string,
- *   output: () => string, stop: () => Promise<{code: number|null, signal: string|null}>}>}
+ * The environment for a child process: this process' environment with
+ * `overrides` applied; an `undefined` value removes the variable.
  */
-export async function startServer(app, options = {}) {
-  const bin = binaryPath(app);
-  if (!fs.existsSync(bin)) {
-    throw new Error(
-      `server binary ${bin} not found: build it first (cargo build) ` +
-        `or point CONVEX_BIN_DIR at the directory that holds it`,
-    );
+function childEnv(overrides = {}) {
+  const env = { ...process.env };
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === undefined) delete env[name];
+    else env[name] = String(value);
   }
-  const port = options.port ?? (await freePort());
-  const ownsDataDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? tempDir(`convex-rs-e2e-${app}-`);
-  const url = `http://127.0.0.1:${port}`;
-  const args = ["serve", "--listen", `127.0.0.1:${port}`, "--data", dataDir];
+  return env;
+}
 
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Spawn `bin args` and wait (30 s at most) until it prints a line matching
+ * `readyLine` (its first group is the URL) on stdout or stderr. Resolves with
+ * that URL, the output so far (last 64 KiB) and `stop()`, which sends SIGTERM
+ * to the child's PID (SIGKILL after 10 s) and resolves with its exit status.
+ * `name` names the process in messages, `label` in the `E2E_SERVER_LOG` echo,
+ * `readyText` is what it should print, for the timeout message.
+ */
+async function spawnUntilReady({ name, label, bin, args, env, readyLine, readyText, onStopped }) {
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: childEnv(env) });
   running.add(child);
 
   // Keep the last 64 KiB of output for error messages.
@@ -123,13 +122,13 @@ export async function startServer(app, options = {}) {
     const onData = (stream) => (chunk) => {
       const text = chunk.toString("utf8");
       output = (output + text).slice(-65536);
-      if (echo) process.stderr.write(`[${app}:${port}] ${text}`);
+      if (echo) process.stderr.write(`[${label}] ${text}`);
       if (done) return;
       pending[stream] += text;
       const lines = pending[stream].split("\n");
       pending[stream] = lines.pop();
       for (const line of lines) {
-        const m = READY_LINE.exec(line);
+        const m = readyLine.exec(line);
         if (m) {
           done = true;
           clearTimeout(timer);
@@ -152,7 +151,7 @@ export async function startServer(app, options = {}) {
       clearTimeout(timer);
       reject(
         new Error(
-          `${app} exited (code ${code}, signal ${signal}) before it was ready:\n${output}`,
+          `${name} exited (code ${code}, signal ${signal}) before it was ready:\n${output}`,
         ),
       );
     });
@@ -161,7 +160,7 @@ export async function startServer(app, options = {}) {
       done = true;
       reject(
         new Error(
-          `${app} did not print "listening on ${url}" within ${READY_TIMEOUT_MS} ms:\n${output}`,
+          `${name} did not print "${readyText}" within ${READY_TIMEOUT_MS} ms:\n${output}`,
         ),
       );
     }, READY_TIMEOUT_MS);
@@ -179,22 +178,107 @@ export async function startServer(app, options = {}) {
           clearTimeout(killer);
         }
       }
-      if (ownsDataDir) removeDir(dataDir);
+      onStopped?.();
       return exitStatus ?? (await exited);
     })();
     return stopping;
   };
 
+  let printed;
   try {
-    const printed = await ready;
-    if (printed.replace(/\/$/, "") !== url) {
-      throw new Error(`${app} printed "listening on ${printed}", expected ${url}`);
-    }
+    printed = await ready;
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url, port, dataDir, output: () => output, stop };
+  return { printed, pid: child.pid, output: () => output, stop };
+}
+
+/**
+ * Start `BIN serve --listen 127.0.0.1:PORT --data DIR` and wait (30 s at most)
+ * until it prints `listening on http://127.0.0.1:PORT` on stdout or stderr.
+ *
+ * @param {"chat"|"bank"|"notes"} app
+ * @param {{port?: number, dataDir?: string, env?: Record<string, string|undefined>}} [options]
+ *   a fixed port and data directory (e.g. to restart a server on the same
+ *   data); by default a free port and a fresh temporary directory, removed
+ *   again by `stop()`. `env`: variables to set for the server on top of this
+ *   process' environment (`undefined` removes one, e.g. `{EMBEDDINGS_URL: undefined}`).
+ * @returns {Promise<{url: string, port: number, dataDir: string, pid: number,
+ *   output: () => string, stop: () => Promise<{code: number|null, signal: string|null}>}>}
+ */
+export async function startServer(app, options = {}) {
+  const bin = binaryPath(app);
+  if (!fs.existsSync(bin)) {
+    throw new Error(
+      `server binary ${bin} not found: build it first (cargo build) ` +
+        `or point CONVEX_BIN_DIR at the directory that holds it`,
+    );
+  }
+  const port = options.port ?? (await freePort());
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? tempDir(`convex-rs-e2e-${app}-`);
+  const url = `http://127.0.0.1:${port}`;
+  const args = ["serve", "--listen", `127.0.0.1:${port}`, "--data", dataDir];
+
+  const started = await spawnUntilReady({
+    name: app,
+    label: `${app}:${port}`,
+    bin,
+    args,
+    env: options.env,
+    readyLine: READY_LINE,
+    readyText: `listening on ${url}`,
+    onStopped: () => {
+      if (ownsDataDir) removeDir(dataDir);
+    },
+  });
+  if (started.printed.replace(/\/$/, "") !== url) {
+    await started.stop();
+    throw new Error(`${app} printed "listening on ${started.printed}", expected ${url}`);
+  }
+  return { url, port, dataDir, pid: started.pid, output: started.output, stop: started.stop };
+}
+
+/**
+ * Start `embeddings-standin --listen 127.0.0.1:0` (the notes example's
+ * OpenAI-compatible `POST /embeddings` stand-in, from `BIN_DIR`) and wait until
+ * it prints the address it listens on. Pass its `url` to the notes server as
+ * `EMBEDDINGS_URL`; `stop()` ends it by its PID.
+ *
+ * @returns {Promise<{url: string, pid: number, output: () => string,
+ *   embed: (texts: string[]) => Promise<number[][]>,
+ *   stop: () => Promise<{code: number|null, signal: string|null}>}>}
+ */
+export async function startEmbeddingsStandin() {
+  const bin = binaryPath("embeddings-standin");
+  if (!fs.existsSync(bin)) {
+    throw new Error(
+      `${bin} not found: build it first (cargo build -p notes --bins) ` +
+        `or point CONVEX_BIN_DIR at the directory that holds it`,
+    );
+  }
+  const started = await spawnUntilReady({
+    name: "embeddings-standin",
+    label: "embeddings-standin",
+    bin,
+    args: ["--listen", "127.0.0.1:0"],
+    readyLine: /embeddings stand-in listening on (http:\/\/\S+)/,
+    readyText: "embeddings stand-in listening on http://...",
+  });
+  const url = started.printed.replace(/\/$/, "");
+  /** The stand-in's embeddings of `texts`, in order. */
+  const embed = async (texts) => {
+    const res = await fetch(`${url}/embeddings`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "standin", input: texts }),
+    });
+    if (!res.ok) throw new Error(`POST ${url}/embeddings: ${res.status} ${await res.text()}`);
+    const { data } = await res.json();
+    return [...data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+  };
+  return { url, pid: started.pid, output: started.output, embed, stop: started.stop };
 }
 
 // ---------------------------------------------------------------------------
@@ -422,7 +506,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const { default: test } = await import("node:test");
   const { default: assert } = await import("node:assert/strict");
   test("harness: server binaries are present", () => {
-    for (const app of ["chat", "bank"]) {
+    for (const app of ["chat", "bank", "notes", "embeddings-standin"]) {
       assert.ok(
         fs.existsSync(binaryPath(app)),
         `${binaryPath(app)} is missing: build the servers or set CONVEX_BIN_DIR`,
