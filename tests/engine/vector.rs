@@ -483,3 +483,76 @@ proptest! {
         runtime.block_on(run_case(ops, queries, graph))?;
     }
 }
+
+/// At close a vector index saves its graph beside the database; the next
+/// start reuses it for documents that did not change, indexes the others
+/// anew, and rebuilds from the store when the files are missing or damaged.
+#[tokio::test]
+async fn the_graph_is_saved_reused_and_rebuilt_from_the_store() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("db.sqlite3");
+    let files = dir.path().join("db.sqlite3.vectors/items.by_embedding");
+    let older = dir.path().join("older-files");
+    let open_walking_the_graph = || async {
+        let store = open(Some(&path)).await?;
+        store.set_vector_exact_scan_limit(0);
+        anyhow::Ok(store)
+    };
+    let mut saved_ids = Vec::new();
+    {
+        let store = open_walking_the_graph().await?;
+        for i in 0..40 {
+            saved_ids.push(insert(&store, &axis(i, i as f64 / 40.0), "a").await?);
+        }
+        store.settle_vector_indexes().await?;
+        store.close().await;
+    }
+    assert!(files.join("points.bin").is_file(), "the graph was saved");
+    // Keep these files: as if the process crashed after the next change.
+    std::fs::create_dir_all(&older)?;
+    for entry in std::fs::read_dir(&files)? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), older.join(entry.file_name()))?;
+    }
+    let query = axis(5, 0.0);
+    let expected = {
+        let store = open_walking_the_graph().await?;
+        let tx = store.begin();
+        tx.replace(saved_ids[5], item(&axis(2, 0.9), "a")).await?;
+        store.commit(tx).await?;
+        let found = similar(&store.begin_read(), &query, 5, None).await?;
+        assert!(
+            !ids(&found).contains(&saved_ids[5]),
+            "moved away: {found:?}"
+        );
+        store.close().await;
+        found
+    };
+    std::fs::remove_dir_all(&files)?;
+    std::fs::rename(&older, &files)?;
+    for damage in ["older files", "truncated", "deleted"] {
+        match damage {
+            "truncated" => std::fs::write(files.join("graph.hnsw.data"), b"")?,
+            "deleted" => std::fs::remove_dir_all(&files)?,
+            _ => {}
+        }
+        let store = open_walking_the_graph().await?;
+        assert_eq!(
+            similar(&store.begin_read(), &query, 5, None).await?,
+            expected,
+            "{damage}"
+        );
+        store.settle_vector_indexes().await?;
+        assert_eq!(
+            similar(&store.begin_read(), &query, 5, None).await?,
+            expected,
+            "{damage}"
+        );
+        store.close().await;
+        assert!(
+            files.join("points.bin").is_file(),
+            "saved again after {damage}"
+        );
+    }
+    Ok(())
+}

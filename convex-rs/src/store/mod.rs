@@ -139,9 +139,14 @@ impl Store {
         // under an open page) can then reconnect.
         let max_ts = max_ts.max(wall_clock_nanos());
         let catalog = Arc::new(catalog);
+        let vector_root = search_root
+            .as_ref()
+            .map(|root| root.with_extension("vectors"));
         let text =
             text::TextIndexes::open(&catalog, persistence.as_ref(), search_root, max_ts).await?;
-        let vectors = vector::VectorIndexes::open(&catalog, persistence.as_ref(), max_ts).await?;
+        let vectors =
+            vector::VectorIndexes::open(&catalog, persistence.as_ref(), vector_root, max_ts)
+                .await?;
         let (durable_tx, durable_ts) = watch::channel(max_ts);
         let (published, _) = broadcast::channel(PUBLISH_CAPACITY);
         let (commits, requests) = mpsc::channel(COMMIT_QUEUE);

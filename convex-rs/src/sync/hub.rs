@@ -286,7 +286,7 @@ impl Hub {
             for (index, interval) in &sub.intervals {
                 state.intervals.remove(*index, interval, id);
             }
-            state.vectors.remove(id, &sub.vectors);
+            state.vectors.remove(id);
         }
     }
 
@@ -427,7 +427,7 @@ impl Hub {
                     intervals.insert(index, &interval, id);
                     sub.intervals.push((index, interval));
                 }
-                vectors.remove(id, &sub.vectors);
+                vectors.remove(id);
                 sub.vectors = outcome.read_set.vector_reads().to_vec();
                 vectors.insert(id, &sub.vectors);
                 if sub.journal.is_none() && outcome.journal.is_some() {

@@ -6,7 +6,10 @@
 //! points the searcher must not see through the search filter, and builds a
 //! fresh graph when too many points are dead.
 
-use hnsw_rs::prelude::{Distance, Hnsw, Neighbour};
+use std::path::Path;
+
+use hnsw_rs::hnswio::HnswIo;
+use hnsw_rs::prelude::{AnnT, Distance, Hnsw, Neighbour};
 
 use super::indexed::raw_dot;
 
@@ -75,6 +78,31 @@ impl Graph {
     /// How many points were ever inserted.
     pub(crate) fn len(&self) -> usize {
         self.inserted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Writes the graph as hnsw_rs files `<basename>.hnsw.{graph,data}` in
+    /// `dir` (blocking; no insertion may run meanwhile); returns the base
+    /// name hnsw_rs actually used.
+    pub(crate) fn dump(&self, dir: &Path, basename: &str) -> Result<String, String> {
+        self.hnsw
+            .file_dump(dir, basename)
+            .map_err(|e| format!("writing the vector index graph in {}: {e}", dir.display()))
+    }
+
+    /// The graph in `dir` written by [`dump`](Graph::dump), holding `points`
+    /// points (blocking). Only for files whose checksums were verified:
+    /// hnsw_rs does not survive corrupt input.
+    pub(crate) fn load(dir: &Path, basename: &str, points: usize) -> Result<Graph, String> {
+        // hnsw_rs's loaded graph borrows its loader for its whole life:
+        // one small loader per graph loaded is leaked (once per start).
+        let loader: &'static HnswIo = Box::leak(Box::new(HnswIo::new(dir, basename)));
+        let hnsw = loader
+            .load_hnsw_with_dist::<f32, DotDistance>(DotDistance)
+            .map_err(|e| format!("reading the vector index graph in {}: {e}", dir.display()))?;
+        Ok(Graph {
+            hnsw,
+            inserted: std::sync::atomic::AtomicUsize::new(points),
+        })
     }
 
     /// Up to `k` point ids near `query` that `keep` admits, nearest first

@@ -19,6 +19,7 @@
 //! scan of those points instead: graph walks do poorly when most nodes are
 //! filtered out.
 
+mod files;
 mod graph;
 mod indexed;
 mod predicate;
@@ -29,9 +30,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockRead
 use std::time::Duration;
 
 use graph::Graph;
-pub(crate) use indexed::{IndexedVector, normalized};
-pub(crate) use predicate::FilterClauses;
-use predicate::passes;
+pub(crate) use indexed::{IndexedVector, dot, normalized};
+pub(crate) use predicate::{FilterClauses, passes};
 pub use predicate::{VectorRead, VectorWrite};
 
 use super::transaction::PendingWrite;
@@ -107,6 +107,31 @@ impl State {
         self.current.len()
     }
 
+    /// Adds a live point (pending unless it is already in the graph).
+    fn add_point(&mut self, id: usize, doc: &IndexedVector, inserted: u64, pending: bool) {
+        for (position, value) in doc.filters.iter().enumerate() {
+            self.by_filter
+                .entry((position, value.clone()))
+                .or_default()
+                .insert(id);
+        }
+        self.points.insert(
+            id,
+            Point {
+                doc: doc.id,
+                inserted,
+                deleted: None,
+                vector: doc.vector.clone(),
+                filters: doc.filters.clone(),
+            },
+        );
+        self.current.insert(doc.id, id);
+        if pending {
+            self.pending.insert(id);
+        }
+        self.next_point = self.next_point.max(id + 1);
+    }
+
     fn apply(&mut self, change: &Queued) {
         if let Some(old) = self.current.remove(&change.doc)
             && let Some(point) = self.points.get_mut(&old)
@@ -118,26 +143,7 @@ impl State {
             }
         }
         if let Some(new) = &change.new {
-            let id = self.next_point;
-            self.next_point += 1;
-            for (position, value) in new.filters.iter().enumerate() {
-                self.by_filter
-                    .entry((position, value.clone()))
-                    .or_default()
-                    .insert(id);
-            }
-            self.points.insert(
-                id,
-                Point {
-                    doc: change.doc,
-                    inserted: change.ts,
-                    deleted: None,
-                    vector: new.vector.clone(),
-                    filters: new.filters.clone(),
-                },
-            );
-            self.current.insert(change.doc, id);
-            self.pending.insert(id);
+            self.add_point(self.next_point, new, change.ts, true);
         }
         self.applied_ts = self.applied_ts.max(change.ts);
     }
@@ -239,26 +245,83 @@ impl VectorIndex {
     }
 
     /// The index over `documents` (each with its revision timestamp), as of
-    /// `ts`. Every point starts out pending: the worker builds the graph.
-    fn open(meta: &VectorIndexMeta, documents: Vec<(u64, IndexedVector)>, ts: u64) -> VectorIndex {
+    /// `ts`, reusing the points of a `saved` graph whose documents have not
+    /// changed since; every other document starts out pending, for the
+    /// worker to put into the graph.
+    fn open(
+        meta: &VectorIndexMeta,
+        documents: Vec<(u64, IndexedVector)>,
+        ts: u64,
+        saved: Option<files::Saved>,
+    ) -> VectorIndex {
         let mut state = State::default();
         let count = documents.len();
-        for (revision, doc) in documents {
-            state.apply(&Queued {
-                ts: revision,
-                doc: doc.id,
-                new: Some(Arc::new(doc)),
-            });
-        }
+        let graph = match saved {
+            Some(saved) => {
+                state.next_point = saved.next_id;
+                let mut reused = 0;
+                for (revision, doc) in &documents {
+                    match saved.points.get(&doc.id) {
+                        Some(point) if point.revision == *revision => {
+                            state.add_point(point.id, doc, *revision, false);
+                            reused += 1;
+                        }
+                        _ => state.add_point(state.next_point, doc, *revision, true),
+                    }
+                }
+                state.dead_in_graph = saved.graph_points.saturating_sub(reused);
+                tracing::info!(
+                    index = %meta.name, table = %meta.table_name,
+                    reused, new = count - reused, dead = state.dead_in_graph,
+                    "vector index graph loaded from its files"
+                );
+                saved.graph
+            }
+            None => {
+                for (revision, doc) in &documents {
+                    state.add_point(state.next_point, doc, *revision, true);
+                }
+                Graph::new(count)
+            }
+        };
         state.applied_ts = ts;
-        state.forgotten_through = 0;
         VectorIndex {
             meta: meta.clone(),
             state: RwLock::new(state),
             incoming: Mutex::new(Vec::new()),
-            graph: RwLock::new(Arc::new(Graph::new(count))),
+            graph: RwLock::new(Arc::new(graph)),
             graph_work: Mutex::new(()),
         }
+    }
+
+    /// Writes the graph and its live points to `dir` (blocking; the worker
+    /// must be stopped).
+    fn save(&self, dir: &std::path::Path) -> Result<(), String> {
+        self.apply_incoming();
+        let _exclusive = lock(&self.graph_work);
+        let graph = self.graph();
+        let (points, next_id) = {
+            let state = self.state();
+            let points: Vec<files::SavedPoint> = state
+                .points
+                .iter()
+                .filter(|(id, p)| p.deleted.is_none() && !state.pending.contains(id))
+                .map(|(id, p)| files::SavedPoint {
+                    id: *id,
+                    doc: p.doc,
+                    revision: p.inserted,
+                })
+                .collect();
+            (points, state.next_point)
+        };
+        if graph.len() == 0 {
+            // hnsw_rs cannot write an empty graph; nothing to keep.
+            if dir.exists() {
+                std::fs::remove_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            return Ok(());
+        }
+        files::save(dir, self.meta.dimensions, &graph, next_id, &points)
     }
 
     /// Moves the queued changes into the state.
@@ -502,6 +565,8 @@ impl VectorPlan {
 /// Every vector index of a store, and the worker that maintains them.
 pub(crate) struct VectorIndexes {
     indexes: HashMap<IndexId, Arc<VectorIndex>>,
+    /// Where the graphs are saved at close (`None`: a temporary store).
+    root: Option<std::path::PathBuf>,
     wake: Arc<(Mutex<bool>, Condvar)>,
     closed: AtomicBool,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -513,15 +578,38 @@ impl VectorIndexes {
     pub(crate) async fn open(
         catalog: &Catalog,
         persistence: &dyn Persistence,
+        root: Option<std::path::PathBuf>,
         ts: u64,
     ) -> Result<Arc<VectorIndexes>, StoreError> {
+        if let Some(root) = &root {
+            remove_dropped(root, catalog);
+        }
         let mut indexes = HashMap::new();
         for meta in catalog.vector_indexes() {
             let documents = live_vectors(catalog, persistence, meta, ts).await?;
-            indexes.insert(meta.id, Arc::new(VectorIndex::open(meta, documents, ts)));
+            let dir = root
+                .as_ref()
+                .map(|r| files::index_dir(r, &meta.table_name, &meta.name));
+            let dimensions = meta.dimensions;
+            let meta_owned = meta.clone();
+            let index = tokio::task::spawn_blocking(move || {
+                let saved = match dir.as_deref().map(|d| files::load(d, dimensions)) {
+                    Some(Ok(saved)) => saved,
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "vector index files could not be read; rebuilding the graph from the store");
+                        None
+                    }
+                    None => None,
+                };
+                VectorIndex::open(&meta_owned, documents, ts, saved)
+            })
+            .await
+            .map_err(|e| StoreError::Search(e.to_string()))?;
+            indexes.insert(meta.id, Arc::new(index));
         }
         let this = Arc::new(VectorIndexes {
             indexes,
+            root,
             wake: Arc::new((Mutex::new(false), Condvar::new())),
             closed: AtomicBool::new(false),
             worker: Mutex::new(None),
@@ -606,13 +694,26 @@ impl VectorIndexes {
         self.exact_below.store(points, Ordering::Relaxed);
     }
 
-    /// Stops the worker (at store close).
+    /// Stops the worker and saves every graph (at store close), so the next
+    /// start need not rebuild them.
     pub(crate) async fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.wake();
         let handle = lock(&self.worker).take();
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        let Some(root) = &self.root else { return };
+        for index in self.indexes.values() {
+            let index = index.clone();
+            let dir = files::index_dir(root, &index.meta.table_name, &index.meta.name);
+            match tokio::task::spawn_blocking(move || index.save(&dir)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "saving a vector index graph failed; it is rebuilt at the next start")
+                }
+                Err(e) => tracing::warn!(error = %e, "saving a vector index graph failed"),
+            }
         }
     }
 }
@@ -644,6 +745,26 @@ fn worker(indexes: Weak<VectorIndexes>, wake: Arc<(Mutex<bool>, Condvar)>) {
                 this.wake();
             }
             index.rebuild_if_worn();
+        }
+    }
+}
+
+/// Deletes index directories under `root` that no current vector index uses.
+fn remove_dropped(root: &std::path::Path, catalog: &Catalog) {
+    let wanted: HashSet<std::path::PathBuf> = catalog
+        .vector_indexes()
+        .map(|m| files::index_dir(root, &m.table_name, &m.name))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && !wanted.contains(&path) {
+            tracing::info!(path = %path.display(), "removing the files of a dropped vector index");
+            if let Err(e) = std::fs::remove_dir_all(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove a dropped vector index's files");
+            }
         }
     }
 }
