@@ -1,6 +1,7 @@
 //! Assembling an app (schema + functions) and opening a backend for it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -8,6 +9,7 @@ use crate::function::{
     Caller, FunctionEntry, FunctionInfo, FunctionKind, FunctionOutcome, FunctionPath, Identity,
     Registry, Runner, RunnerConfig,
 };
+use crate::scheduler::{CronError, CronJob, Crons, Executor, SchedulerConfig};
 use crate::schema::Schema;
 use crate::store::{Durability, SqliteConfig, Store, StoreError};
 use crate::value::Value;
@@ -47,6 +49,10 @@ pub enum BackendError {
         /// What is wrong with the path.
         source: crate::function::InvalidPath,
     },
+    /// A cron job is declared wrongly (an invalid expression, a function
+    /// that is not registered, two jobs with one name...).
+    #[error(transparent)]
+    Cron(#[from] CronError),
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -57,6 +63,7 @@ pub enum BackendError {
 pub struct App {
     schema: Schema,
     registry: Registry,
+    crons: Vec<CronJob>,
 }
 
 impl App {
@@ -81,6 +88,7 @@ impl App {
 pub struct AppBuilder {
     schema: Schema,
     entries: Vec<(Option<FunctionPath>, &'static FunctionEntry)>,
+    crons: Crons,
 }
 
 impl AppBuilder {
@@ -99,6 +107,12 @@ impl AppBuilder {
                 self.entries.push((entry.path_relative_to(root), entry));
             }
         }
+        self
+    }
+
+    /// Declares the app's cron jobs (checked by [`build`](Self::build)).
+    pub fn crons(mut self, crons: Crons) -> Self {
+        self.crons = crons;
         self
     }
 
@@ -137,9 +151,11 @@ impl AppBuilder {
                 });
             }
         }
+        let crons = self.crons.resolve(&registry)?;
         Ok(App {
             schema: self.schema,
             registry,
+            crons,
         })
     }
 }
@@ -151,6 +167,8 @@ pub struct BackendConfig {
     pub sqlite: SqliteConfig,
     /// Mutation retry settings.
     pub runner: RunnerConfig,
+    /// Scheduled functions and cron jobs.
+    pub scheduler: SchedulerConfig,
 }
 
 impl BackendConfig {
@@ -159,6 +177,7 @@ impl BackendConfig {
         BackendConfig {
             sqlite: SqliteConfig::file(dir.into().join("convex.sqlite3")),
             runner: RunnerConfig::default(),
+            scheduler: SchedulerConfig::default(),
         }
     }
 
@@ -167,6 +186,7 @@ impl BackendConfig {
         BackendConfig {
             sqlite: SqliteConfig::temporary(),
             runner: RunnerConfig::default(),
+            scheduler: SchedulerConfig::default(),
         }
     }
 
@@ -177,10 +197,11 @@ impl BackendConfig {
     }
 }
 
-/// A running backend: the store and the function runner.
+/// A running backend: the store, the function runner and the scheduler.
 #[derive(Clone)]
 pub struct Backend {
     runner: Runner,
+    executor: Option<Arc<Executor>>,
 }
 
 impl Backend {
@@ -188,9 +209,19 @@ impl Backend {
     pub async fn open(app: App, config: BackendConfig) -> Result<Backend, BackendError> {
         let store =
             Store::open_sqlite(config.sqlite, &app.schema.clone().with_system_tables()).await?;
-        Ok(Backend {
-            runner: Runner::new(store, app.registry, config.runner),
-        })
+        let runner = Runner::with_clock(
+            store,
+            app.registry,
+            config.runner,
+            config.scheduler.clock.clone(),
+        );
+        let executor = if config.scheduler.enabled {
+            let executor = Executor::start(runner.clone(), config.scheduler, app.crons).await;
+            Some(Arc::new(executor))
+        } else {
+            None
+        };
+        Ok(Backend { runner, executor })
     }
 
     /// The function runner.
@@ -203,8 +234,12 @@ impl Backend {
         self.runner.store()
     }
 
-    /// Finishes queued commits and closes the database.
+    /// Stops the scheduler (letting running calls finish, a few seconds at
+    /// most), finishes queued commits and closes the database.
     pub async fn shutdown(&self) {
+        if let Some(executor) = &self.executor {
+            executor.stop().await;
+        }
         self.store().close().await;
     }
 

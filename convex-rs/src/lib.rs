@@ -66,6 +66,7 @@ pub mod app;
 pub mod codegen;
 pub mod function;
 pub mod query;
+pub mod scheduler;
 pub mod schema;
 pub mod server;
 pub mod store;
@@ -87,6 +88,7 @@ pub mod prelude {
     pub use crate::query::{
         Order, PaginationOptions, PaginationResult, Scored, VectorQuery, VectorResult, field,
     };
+    pub use crate::scheduler::{Crons, JobState, ScheduledFunction};
     pub use crate::schema::{Schema, SearchIndex, TableDefinition, VectorIndex, v};
     pub use crate::store::Durability;
     pub use crate::testing::TestBackend;

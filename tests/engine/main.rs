@@ -11,6 +11,7 @@ mod occ_property;
 mod pagination;
 mod raw;
 mod restart;
+mod scheduler;
 mod search;
 mod search_property;
 mod vector;

@@ -44,6 +44,8 @@ use crate::schema::{BY_CREATION_TIME, BY_ID, Validator, validator_from_json_sche
 use pretty::Doc;
 use typescript::{Imports, TypePrinter, is_system_table, property_name, string_literal};
 
+use crate::scheduler::SCHEDULED_FUNCTIONS_TABLE;
+
 /// The name of the generated JavaScript module.
 pub const API_JS: &str = "api.js";
 /// The name of the generated declarations for `api.js`.
@@ -485,6 +487,22 @@ fn data_model_d_ts(app: &App) -> String {
         Doc::block(tables),
     ])
     .render(0);
+    let system_tables: Vec<Doc> = crate::scheduler::system_tables()
+        .iter()
+        .filter(|table| table.name == SCHEDULED_FUNCTIONS_TABLE)
+        .map(|table| {
+            let document = printer.document(&table.name, table.document.as_ref());
+            Doc::Concat(vec![
+                Doc::text(format!("{}: ", property_name(&table.name))),
+                Doc::block(vec![Doc::Concat(vec![Doc::text("document: "), document])]),
+            ])
+        })
+        .collect();
+    let system_data_model = Doc::Concat(vec![
+        Doc::text("export type SystemDataModel = "),
+        Doc::block(system_tables),
+    ])
+    .render(0);
 
     let table_names = if names.is_empty() {
         "never".to_string()
@@ -492,6 +510,7 @@ fn data_model_d_ts(app: &App) -> String {
         let names: Vec<String> = names.iter().map(|n| string_literal(n)).collect();
         names.join(" | ")
     };
+    let system_table_names = string_literal(SCHEDULED_FUNCTIONS_TABLE);
     let mut out = format!("{HEADER}\n");
     let server: Vec<&str> = [
         (printer.imports.pagination_options, "PaginationOptions"),
@@ -511,11 +530,21 @@ export type TableNames = {table_names};
  * The type of a document's `_id`: a string branded with its table's name,
  * so an `Id<\"users\">` cannot be passed where an `Id<\"messages\">` is expected.
  */
-export type Id<TableName extends TableNames> = GenericId<TableName>;
+export type Id<TableName extends TableNames | SystemTableNames> =
+  GenericId<TableName>;
 
 /** The type of a document stored in the table `TableName`. */
-export type Doc<TableName extends TableNames> =
-  DataModel[TableName][\"document\"];
+export type Doc<TableName extends TableNames | SystemTableNames> =
+  (DataModel & SystemDataModel)[TableName][\"document\"];
+
+/**
+ * The system tables functions can read (`ctx.db().system()`): scheduled
+ * function calls, with their state.
+ */
+export type SystemTableNames = {system_table_names};
+
+/** The documents of the system tables. */
+{system_data_model};
 
 /**
  * The app's data model: each table's document type, field paths and indexes,

@@ -106,7 +106,7 @@ impl<'a> TypePrinter<'a> {
 
     /// `Id<"table">`, or `GenericId<"table">` for a table outside the schema.
     pub(crate) fn id(&mut self, table: &str) -> String {
-        if self.tables.contains_key(table) {
+        if self.tables.contains_key(table) || table == crate::scheduler::SCHEDULED_FUNCTIONS_TABLE {
             self.imports.id = true;
             format!("Id<{}>", string_literal(table))
         } else {

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use super::runner::Caller;
 use super::{FunctionError, FunctionInfo, FunctionKind, Identity, Runner};
 use crate::query::{Doc, Query, VectorQuery, VectorResult};
+use crate::scheduler::{Budget, SCHEDULED_FUNCTIONS_TABLE, Scheduler};
 use crate::schema::Validator;
 use crate::store::{Document, TableMeta, Transaction};
 use crate::value::{DocumentId, Id, TableType, Value, from_value, to_value};
@@ -142,6 +143,8 @@ impl QueryCtx {
 /// The context of a mutation: read-write database access in one transaction.
 pub struct MutationCtx {
     pub(crate) inner: Arc<TxContext>,
+    pub(crate) runner: Runner,
+    pub(crate) scheduled: Mutex<Budget>,
 }
 
 impl MutationCtx {
@@ -150,6 +153,12 @@ impl MutationCtx {
         DatabaseWriter {
             reader: DatabaseReader { tx: &self.inner.tx },
         }
+    }
+
+    /// Schedules calls to run later, as part of this mutation's transaction:
+    /// if the mutation fails, nothing it scheduled remains.
+    pub fn scheduler(&self) -> Scheduler<'_> {
+        Scheduler::in_transaction(&self.runner, &self.inner.tx, &self.scheduled)
     }
 
     shared_ctx_methods!();
@@ -197,6 +206,13 @@ impl<'a> DatabaseReader<'a> {
         Query::new(self.tx, table)
     }
 
+    /// The system tables (`_scheduled_functions`, `_cron_jobs`), read-only:
+    /// `ctx.db().system().query::<ScheduledFunction>()`. They are read like
+    /// any table, reactively in queries; only the backend writes them.
+    pub fn system(&self) -> SystemReader<'a> {
+        SystemReader { tx: self.tx }
+    }
+
     /// Parses `id` as an id of `table`; `None` if it is not one.
     pub fn normalize_id(&self, table: &str, id: &str) -> Option<DocumentId> {
         let id = DocumentId::decode(id).ok()?;
@@ -220,6 +236,27 @@ impl<'a> DatabaseReader<'a> {
     }
 }
 
+/// Read access to the system tables, from [`DatabaseReader::system`].
+#[derive(Clone, Copy)]
+pub struct SystemReader<'a> {
+    tx: &'a Transaction,
+}
+
+impl<'a> SystemReader<'a> {
+    /// The row of a system table with this id, if it exists.
+    pub async fn get<T: TableType + DeserializeOwned>(
+        &self,
+        id: Id<T>,
+    ) -> Result<Option<Doc<T>>, FunctionError> {
+        DatabaseReader { tx: self.tx }.get(id).await
+    }
+
+    /// A query over the system table of `T` (such as [`ScheduledFunction`](crate::scheduler::ScheduledFunction)).
+    pub fn query<T: TableType + DeserializeOwned>(&self) -> Query<'a, Doc<T>> {
+        Query::new(self.tx, T::TABLE_NAME)
+    }
+}
+
 /// Read-write access to the database inside a mutation. Derefs to [`DatabaseReader`].
 pub struct DatabaseWriter<'a> {
     reader: DatabaseReader<'a>,
@@ -240,6 +277,22 @@ fn object_fields(value: Value, what: &str) -> Result<BTreeMap<String, Value>, Fu
             other.type_name()
         ))),
     }
+}
+
+/// Refuses writes to system tables, which only the backend changes.
+fn writable(table: &TableMeta) -> Result<&TableMeta, FunctionError> {
+    if table.name.starts_with('_') {
+        return Err(FunctionError::message(format!(
+            "{} is a system table and cannot be written by functions{}",
+            table.name,
+            if table.name == SCHEDULED_FUNCTIONS_TABLE {
+                "; use ctx.scheduler() to schedule or cancel calls"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(table)
 }
 
 /// Checks a document against its table's validator (if any).
@@ -287,7 +340,7 @@ impl DatabaseWriter<'_> {
         table: &str,
         fields: BTreeMap<String, Value>,
     ) -> Result<DocumentId, FunctionError> {
-        let meta = self.table(table)?;
+        let meta = writable(self.table(table)?)?;
         validate(meta, self.tx.store().catalog(), &fields)?;
         Ok(self.tx.insert(meta.number, fields)?)
     }
@@ -300,7 +353,7 @@ impl DatabaseWriter<'_> {
 
     /// [`patch`](Self::patch) for an untyped id.
     pub async fn patch_document(&self, id: DocumentId, patch: Patch) -> Result<(), FunctionError> {
-        let meta = self.table_of(id)?;
+        let meta = writable(self.table_of(id)?)?;
         let catalog = self.tx.store().catalog();
         self.tx
             .update(id, |current| {
@@ -331,7 +384,7 @@ impl DatabaseWriter<'_> {
         id: DocumentId,
         document: Value,
     ) -> Result<(), FunctionError> {
-        let meta = self.table_of(id)?;
+        let meta = writable(self.table_of(id)?)?;
         let fields = object_fields(document, "a document")?;
         validate(meta, self.tx.store().catalog(), &fields)?;
         // A missing document is the store's `NotFound`, whose message names
@@ -346,7 +399,7 @@ impl DatabaseWriter<'_> {
 
     /// [`delete`](Self::delete) for an untyped id.
     pub async fn delete_document(&self, id: DocumentId) -> Result<(), FunctionError> {
-        self.table_of(id)?;
+        writable(self.table_of(id)?)?;
         Ok(self.tx.delete(id).await?)
     }
 }
@@ -406,6 +459,12 @@ impl ActionCtx {
     /// Who is calling.
     pub fn auth(&self) -> &Identity {
         &self.identity
+    }
+
+    /// Schedules calls to run later; each call is recorded at once (an
+    /// action has no transaction to be part of).
+    pub fn scheduler(&self) -> Scheduler<'_> {
+        Scheduler::immediate(&self.runner)
     }
 
     /// Adds a `[LOG]` line.

@@ -21,7 +21,7 @@ pub use crate::query::{Doc, FromDocument};
 pub use crate::store::Document;
 pub(crate) use args::args_from_wire;
 pub use context::{
-    ActionCtx, DatabaseReader, DatabaseWriter, LogLevel, MutationCtx, Patch, QueryCtx,
+    ActionCtx, DatabaseReader, DatabaseWriter, LogLevel, MutationCtx, Patch, QueryCtx, SystemReader,
 };
 pub use error::{ConvexError, FailureKind, FunctionError, FunctionFailure};
 pub use identity::{Identity, UserIdentity};

@@ -13,9 +13,10 @@ use super::{
     Invoker, MutationCtx, QueryCtx, RegisteredFunction, Registry, Visibility,
 };
 use crate::query::{IndexRange, Query};
+use crate::scheduler::{self, JobState, SharedClock};
 use crate::schema::MUTATION_LOG_TABLE;
 use crate::store::{Document, ReadSet, Store};
-use crate::value::{MAX_ARGS_SIZE, Value, check_value};
+use crate::value::{DocumentId, MAX_ARGS_SIZE, Value, check_value};
 
 /// Identifies one request of one client session, so a re-sent mutation runs once.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -130,6 +131,21 @@ struct RunnerInner {
     /// commit), and exclusively by an attempt that has conflicted too often.
     /// Tokio's lock is fair, so a waiting exclusive attempt is not starved.
     mutation_gate: tokio::sync::RwLock<()>,
+    /// Where scheduling reads the time.
+    clock: SharedClock,
+}
+
+/// What a mutation records in its own transaction, so that running and
+/// recording are one atomic fact.
+enum Bookkeeping<'a> {
+    /// Nothing.
+    None,
+    /// A client's request: its result, so a re-send returns it instead of
+    /// running again.
+    Request(&'a RequestKey),
+    /// A scheduled call: the job's move from pending to success (a job that
+    /// is no longer pending is not run).
+    Job(DocumentId),
 }
 
 fn failure(kind: FailureKind, message: String) -> FunctionFailure {
@@ -143,14 +159,30 @@ fn failure(kind: FailureKind, message: String) -> FunctionFailure {
 impl Runner {
     /// A runner over `store` for the functions in `registry`.
     pub fn new(store: Store, registry: Registry, config: RunnerConfig) -> Self {
+        Self::with_clock(store, registry, config, SharedClock::system())
+    }
+
+    /// A runner whose scheduling reads the time from `clock`.
+    pub fn with_clock(
+        store: Store,
+        registry: Registry,
+        config: RunnerConfig,
+        clock: SharedClock,
+    ) -> Self {
         Runner {
             inner: Arc::new(RunnerInner {
                 store,
                 registry,
                 config,
                 mutation_gate: tokio::sync::RwLock::new(()),
+                clock,
             }),
         }
+    }
+
+    /// The clock scheduled calls are timed by.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
     }
 
     /// The store.
@@ -196,7 +228,23 @@ impl Runner {
         Ok(function)
     }
 
-    fn check_args(
+    /// Looks up a function of any kind and visibility (for calls made by
+    /// the backend itself, such as scheduled ones).
+    pub(crate) fn resolve_any(&self, path: &str) -> Result<&RegisteredFunction, FunctionFailure> {
+        FunctionPath::parse(path)
+            .ok()
+            .and_then(|parsed| self.inner.registry.get(&parsed))
+            .ok_or_else(|| {
+                failure(
+                    FailureKind::NotFound,
+                    format!(
+                        "Could not find function for '{path}': it is not registered in this app"
+                    ),
+                )
+            })
+    }
+
+    pub(crate) fn check_args(
         &self,
         function: &RegisteredFunction,
         args: &Value,
@@ -338,6 +386,42 @@ impl Runner {
         caller: Caller,
         request: Option<RequestKey>,
     ) -> FunctionOutcome {
+        let bookkeeping = match &request {
+            Some(request) => Bookkeeping::Request(request),
+            None => Bookkeeping::None,
+        };
+        self.run_mutation_with(path, args, identity, caller, bookkeeping)
+            .await
+    }
+
+    /// Runs the scheduled mutation of job `job` in one transaction with the
+    /// job's move from pending to success: it commits exactly once. A job
+    /// that is no longer pending (canceled, or run by another executor) is
+    /// not run, and the outcome is a success with `null`.
+    pub(crate) async fn run_scheduled_mutation(
+        &self,
+        job: DocumentId,
+        path: &str,
+        args: Value,
+    ) -> FunctionOutcome {
+        self.run_mutation_with(
+            path,
+            args,
+            Identity::Unauthenticated,
+            Caller::Function,
+            Bookkeeping::Job(job),
+        )
+        .await
+    }
+
+    async fn run_mutation_with(
+        &self,
+        path: &str,
+        args: Value,
+        identity: Identity,
+        caller: Caller,
+        bookkeeping: Bookkeeping<'_>,
+    ) -> FunctionOutcome {
         let failed = FunctionOutcome::failed;
         let function = match self.resolve(FunctionKind::Mutation, path, caller) {
             Ok(f) => f,
@@ -363,28 +447,32 @@ impl Runner {
                 (Some(gate.read().await), None)
             };
             let tx = self.inner.store.begin();
-            if let Some(request) = request.as_ref().filter(|r| r.may_be_resent) {
-                match recorded_result(&tx, request).await {
-                    Ok(Some(value)) => {
-                        return FunctionOutcome {
-                            result: Ok(value),
-                            log_lines: Vec::new(),
-                            ts: Some(tx.snapshot_ts()),
-                        };
-                    }
-                    Ok(None) => {}
-                    Err(e) => return failed(e.into_failure()),
+            match self.already_done(&tx, &bookkeeping).await {
+                Ok(Some(value)) => {
+                    return FunctionOutcome {
+                        result: Ok(value),
+                        log_lines: Vec::new(),
+                        ts: Some(tx.snapshot_ts()),
+                    };
                 }
+                Ok(None) => {}
+                Err(e) => return failed(e.into_failure()),
             }
             let ctx = TxContext::new(tx, identity.clone());
-            let result = invoke(MutationCtx { inner: ctx.clone() }, args.clone())
+            let mutation_ctx = MutationCtx {
+                inner: ctx.clone(),
+                runner: self.clone(),
+                scheduled: Default::default(),
+            };
+            let result = invoke(mutation_ctx, args.clone())
                 .await
                 .and_then(check_result_size);
-            let result = match (result, &request) {
-                (Ok(value), Some(request)) => {
-                    record_result(&ctx.tx, request, &value).map(|()| value)
-                }
-                (result, _) => result,
+            let result = match result {
+                Ok(value) => self
+                    .record(&ctx.tx, &bookkeeping, &value)
+                    .await
+                    .map(|()| value),
+                Err(e) => Err(e),
             };
             let Ok(ctx) = Arc::try_unwrap(ctx) else {
                 return failed(failure(
@@ -430,6 +518,48 @@ impl Runner {
             tokio::time::sleep(backoff.mul_f64(jitter)).await;
             backoff = (backoff * 2).min(config.max_backoff);
             attempt += 1;
+        }
+    }
+
+    /// The result to return without running, when the bookkeeping says the
+    /// mutation already ran (or, for a job, must not run).
+    async fn already_done(
+        &self,
+        tx: &crate::store::Transaction,
+        bookkeeping: &Bookkeeping<'_>,
+    ) -> Result<Option<Value>, FunctionError> {
+        match bookkeeping {
+            Bookkeeping::None => Ok(None),
+            Bookkeeping::Request(request) if request.may_be_resent => {
+                recorded_result(tx, request).await
+            }
+            Bookkeeping::Request(_) => Ok(None),
+            Bookkeeping::Job(job) => match scheduler::read_job(tx, *job).await? {
+                Some(job) if job.row.state == JobState::Pending => Ok(None),
+                _ => Ok(Some(Value::Null)),
+            },
+        }
+    }
+
+    /// Records, in the mutation's transaction, that it ran.
+    async fn record(
+        &self,
+        tx: &crate::store::Transaction,
+        bookkeeping: &Bookkeeping<'_>,
+        value: &Value,
+    ) -> Result<(), FunctionError> {
+        match bookkeeping {
+            Bookkeeping::None => Ok(()),
+            Bookkeeping::Request(request) => record_result(tx, request, value),
+            Bookkeeping::Job(id) => {
+                let Some(job) = scheduler::read_job(tx, *id).await? else {
+                    return Err(FunctionError::system(format!(
+                        "the scheduled function {id} disappeared while it ran"
+                    )));
+                };
+                let now = self.inner.clock.now_ms();
+                scheduler::set_state(tx, &job, JobState::Success, now).await
+            }
         }
     }
 

@@ -50,7 +50,17 @@ impl Converter<'_> {
             };
         }
         if let Some(table) = obj.get("x-convex-id").and_then(Json::as_str) {
-            return Validator::Id(table.to_string());
+            let id = Validator::Id(table.to_string());
+            // `Option<Id<T>>`: schemars adds "null" to the inline id schema's type.
+            let nullable = obj
+                .get("type")
+                .and_then(Json::as_array)
+                .is_some_and(|types| types.iter().any(|t| t == "null"));
+            return if nullable {
+                union(vec![id, Validator::Null])
+            } else {
+                id
+            };
         }
         if let Some(constant) = obj.get("const") {
             return Validator::Literal(plain_value(constant));
@@ -242,6 +252,17 @@ mod tests {
         );
         assert!(matches!(field("inner").validator, Validator::Object(_)));
         assert!(!field("body").optional);
+    }
+
+    #[test]
+    fn an_optional_id_is_an_id_or_null() {
+        // Found by the chat's `messages:deliver` returning `Option<Id<_>>`,
+        // typed `Id<"messages">` (without `| null`) before.
+        let schema = crate::__private::output_schema_for::<Option<Id<User>>>();
+        assert_eq!(
+            validator_from_json_schema(schema.as_value()),
+            Validator::Union(vec![Validator::Id("users".into()), Validator::Null])
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use search::{
     SearchIndexDefinition, VectorIndex, VectorIndexDefinition,
 };
 pub use table::{
-    BY_CREATION_TIME, BY_ID, IndexDefinition, MAX_INDEX_FIELDS, MUTATION_LOG_TABLE, Schema,
-    TableDefinition,
+    BY_CREATION_TIME, BY_ID, IndexDefinition, MAX_INDEX_FIELDS, MUTATION_LOG_TABLE, SYSTEM_TABLES,
+    Schema, TableDefinition,
 };
 pub use validator::{FieldValidator, ObjectValidator, TableNames, Validator, v};

@@ -15,6 +15,12 @@ pub const BY_ID: &str = "by_id";
 pub const BY_CREATION_TIME: &str = "by_creation_time";
 /// Tables the backend itself creates; user tables may not start with `_`.
 pub const MUTATION_LOG_TABLE: &str = "_mutation_log";
+/// Every system table.
+pub const SYSTEM_TABLES: [&str; 3] = [
+    MUTATION_LOG_TABLE,
+    crate::scheduler::SCHEDULED_FUNCTIONS_TABLE,
+    crate::scheduler::CRON_JOBS_TABLE,
+];
 
 /// The most fields a compound index may have.
 pub const MAX_INDEX_FIELDS: usize = 16;
@@ -107,7 +113,7 @@ impl TableDefinition {
             name: self.name.clone(),
             reason: e.to_string(),
         })?;
-        if self.name.starts_with('_') && self.name != MUTATION_LOG_TABLE {
+        if self.name.starts_with('_') && !SYSTEM_TABLES.contains(&self.name.as_str()) {
             return Err(SchemaError::InvalidName {
                 name: self.name.clone(),
                 reason: "table names starting with '_' are reserved for system tables".into(),
@@ -274,14 +280,19 @@ impl Schema {
         self
     }
 
-    /// This schema plus the system tables the backend needs (the mutation log
-    /// that makes re-sent mutations run exactly once).
+    /// This schema plus the system tables the backend needs: the mutation log
+    /// that makes re-sent mutations run exactly once, and the scheduler's
+    /// `_scheduled_functions` and `_cron_jobs`.
     pub fn with_system_tables(mut self) -> Self {
-        if self.get(MUTATION_LOG_TABLE).is_none() {
-            self.tables.push(
-                TableDefinition::new(MUTATION_LOG_TABLE)
-                    .index("by_request", &["session", "request"]),
-            );
+        let system = [
+            TableDefinition::new(MUTATION_LOG_TABLE).index("by_request", &["session", "request"])
+        ]
+        .into_iter()
+        .chain(crate::scheduler::system_tables());
+        for table in system {
+            if self.get(&table.name).is_none() {
+                self.tables.push(table);
+            }
         }
         self
     }

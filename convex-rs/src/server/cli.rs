@@ -107,6 +107,9 @@ struct ServeArgs {
     /// Directory of static files (the built front end) to serve at `/`.
     #[arg(long, env = "CONVEX_STATIC")]
     static_dir: Option<PathBuf>,
+    /// The most scheduled functions (and cron runs) running at once.
+    #[arg(long, env = "CONVEX_SCHEDULER_CONCURRENCY", default_value_t = crate::scheduler::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    scheduler_concurrency: u16,
     /// Shut down when standard input closes (used by `dev` for its server).
     #[arg(long, hide = true)]
     stop_on_stdin_eof: bool,
@@ -183,6 +186,10 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
     if let Some(dir) = serve.static_dir {
         serve_args.extend(["--static-dir".into(), dir.into()]);
     }
+    serve_args.extend([
+        "--scheduler-concurrency".into(),
+        serve.scheduler_concurrency.to_string().into(),
+    ]);
     Ok(DevOptions {
         target: CargoTarget {
             cargo: std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
@@ -228,11 +235,9 @@ async fn serve(
         DurabilityArg::Normal => Durability::Normal,
         DurabilityArg::Full => Durability::Full,
     };
-    let backend = Backend::open(
-        app()?,
-        BackendConfig::in_dir(&args.data).durability(durability),
-    )
-    .await?;
+    let mut config = BackendConfig::in_dir(&args.data).durability(durability);
+    config.scheduler.concurrency = usize::from(args.scheduler_concurrency);
+    let backend = Backend::open(app()?, config).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| ServerError::Bind {

@@ -92,3 +92,23 @@ pub async fn total(ctx: &QueryCtx) -> Result<f64, FunctionError> {
         .map(|a| a.balance)
         .sum())
 }
+
+/// Schedules `bank:transfer {from, to, amount}` to run after `delay_ms`
+/// milliseconds; returns the scheduled call's id. The transfer runs exactly
+/// once, even if the server stops or crashes before or while it is due.
+#[mutation]
+pub async fn transfer_later(
+    ctx: &MutationCtx,
+    from: f64,
+    to: f64,
+    amount: f64,
+    delay_ms: f64,
+) -> Result<Id<ScheduledFunction>, FunctionError> {
+    if !(amount.is_finite() && amount > 0.0) {
+        return Err(FunctionError::message("amount must be a positive number"));
+    }
+    let delay = std::time::Duration::from_millis(delay_ms.max(0.0) as u64);
+    ctx.scheduler()
+        .run_after::<transfer>(delay, TransferArgs { from, to, amount })
+        .await
+}

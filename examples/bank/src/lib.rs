@@ -1,6 +1,7 @@
 //! The bank example: accounts and transfers, used to exercise OCC.
 //!
-//! Public function paths: `bank:seed`, `bank:transfer`, `bank:balance`, `bank:total`.
+//! Public function paths: `bank:seed`, `bank:transfer`, `bank:transferLater`,
+//! `bank:balance`, `bank:total`.
 
 use convex_rs::prelude::*;
 use schemars::JsonSchema;

@@ -3,8 +3,11 @@
 //! Public function paths (a contract other test suites rely on):
 //! `users:create`, `users:byToken`, `messages:send`, `messages:list`,
 //! `messages:count`, `messages:get`, `messages:edit`, `messages:remove`,
-//! `messages:page`, `messages:search`, `messages:shout` (action) and the
-//! internal mutation `messages:wipe`.
+//! `messages:page`, `messages:search`, `messages:shout` (action),
+//! `messages:sendLater`, `messages:cancelScheduled`, `messages:scheduled`,
+//! `messages:sendExpiring`, and the internal mutations `messages:wipe`,
+//! `messages:deliver`, `messages:expire` and `messages:purgeExpired` (run
+//! hourly by the cron job `purge expired messages`).
 
 // ANCHOR: modules
 use convex_rs::prelude::*;
@@ -46,6 +49,22 @@ impl TableType for Message {
 }
 // ANCHOR_END: message
 
+// ANCHOR: expiry
+/// When a message sent with `messages:sendExpiring` is to be deleted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Expiry {
+    /// The message.
+    pub message: Id<Message>,
+    /// When it expires, in milliseconds since the Unix epoch.
+    pub expires_at: f64,
+}
+
+impl TableType for Expiry {
+    const TABLE_NAME: &'static str = "expiries";
+}
+// ANCHOR_END: expiry
+
 // ANCHOR: schema
 /// The chat schema.
 pub fn schema() -> Schema {
@@ -53,6 +72,11 @@ pub fn schema() -> Schema {
         .table(TableDefinition::of::<User>().index("by_token", &["tokenIdentifier"]))
         .table(
             TableDefinition::of::<Message>().search_index("search_body", SearchIndex::new("body")),
+        )
+        .table(
+            TableDefinition::of::<Expiry>()
+                .index("by_message", &["message"])
+                .index("by_time", &["expiresAt"]),
         )
 }
 // ANCHOR_END: schema
@@ -63,6 +87,19 @@ pub fn app() -> Result<App, convex_rs::app::BackendError> {
     App::builder()
         .schema(schema())
         .functions_from(module_path!())
+        .crons(crons())
         .build()
 }
 // ANCHOR_END: app
+
+// ANCHOR: crons
+/// The chat's cron job: every hour, remove expiring messages whose time
+/// has passed (those whose scheduled deletion did not happen).
+pub fn crons() -> Crons {
+    Crons::new().hourly::<messages::purge_expired>(
+        "purge expired messages",
+        0,
+        messages::PurgeExpiredArgs {},
+    )
+}
+// ANCHOR_END: crons

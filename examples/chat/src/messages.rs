@@ -6,11 +6,29 @@ use convex_rs::prelude::*;
 use crate::{Message, User};
 // ANCHOR_END: imports
 
+use std::time::Duration;
+
+use convex_rs::query::IndexRange;
+use convex_rs::scheduler::BY_STATE;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Expiry;
+
 // ANCHOR: send
 /// Sends a message. An empty or all-whitespace body is a `ConvexError` with
 /// data `{"code": "EMPTY_BODY"}`.
 #[mutation]
 pub async fn send(
+    ctx: &MutationCtx,
+    body: String,
+    user: Id<User>,
+) -> Result<Id<Message>, FunctionError> {
+    insert_message(ctx, body, user).await
+}
+
+/// Checks and inserts a message.
+async fn insert_message(
     ctx: &MutationCtx,
     body: String,
     user: Id<User>,
@@ -127,3 +145,151 @@ pub async fn wipe(ctx: &MutationCtx) -> Result<(), FunctionError> {
     Ok(())
 }
 // ANCHOR_END: wipe
+
+// ANCHOR: send_later
+/// Sends a message after `delay_ms` milliseconds: schedules the internal
+/// mutation `messages:deliver` and returns the scheduled call's id (cancel it
+/// with `messages:cancelScheduled`).
+#[mutation]
+pub async fn send_later(
+    ctx: &MutationCtx,
+    body: String,
+    user: Id<User>,
+    delay_ms: f64,
+) -> Result<Id<ScheduledFunction>, FunctionError> {
+    if body.trim().is_empty() {
+        return Err(ConvexError::from_json(serde_json::json!({ "code": "EMPTY_BODY" })).into());
+    }
+    let delay = Duration::from_millis(delay_ms.max(0.0) as u64);
+    ctx.scheduler()
+        .run_after::<deliver>(delay, DeliverArgs { body, user })
+        .await
+}
+
+/// Sends a scheduled message (internal: only the scheduler calls it). The
+/// user may have been deleted meanwhile; then nothing is sent.
+#[internal_mutation]
+pub async fn deliver(
+    ctx: &MutationCtx,
+    body: String,
+    user: Id<User>,
+) -> Result<Option<Id<Message>>, FunctionError> {
+    if ctx.db().get(user).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(ctx.db().insert(&Message { body, user }).await?))
+}
+// ANCHOR_END: send_later
+
+// ANCHOR: cancel_scheduled
+/// Cancels a message scheduled with `messages:sendLater` (nothing happens if
+/// it was already sent).
+#[mutation]
+pub async fn cancel_scheduled(
+    ctx: &MutationCtx,
+    id: Id<ScheduledFunction>,
+) -> Result<(), FunctionError> {
+    ctx.scheduler().cancel(id).await
+}
+// ANCHOR_END: cancel_scheduled
+
+// ANCHOR: scheduled
+/// A scheduled message that has not been sent yet.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingSend {
+    /// The scheduled call's id.
+    #[serde(rename = "_id")]
+    pub id: Id<ScheduledFunction>,
+    /// Its state (`{kind: "pending"}`).
+    pub state: JobState,
+    /// When it is to be sent, in milliseconds since the Unix epoch.
+    pub scheduled_time: f64,
+}
+
+/// The messages waiting to be sent, soonest first: a live query over the
+/// system table `_scheduled_functions`.
+#[query]
+pub async fn scheduled(ctx: &QueryCtx) -> Result<Vec<PendingSend>, FunctionError> {
+    let pending = IndexRange::new().eq("state.kind", "pending");
+    Ok(ctx
+        .db()
+        .system()
+        .query::<ScheduledFunction>()
+        .with_index(BY_STATE, pending)
+        .collect()
+        .await?
+        .into_iter()
+        .filter(|job| job.fields.name == "messages:deliver")
+        .map(|job| PendingSend {
+            id: job.id,
+            state: job.fields.state,
+            scheduled_time: job.fields.scheduled_time,
+        })
+        .collect())
+}
+// ANCHOR_END: scheduled
+
+// ANCHOR: send_expiring
+/// Sends a message that deletes itself after `ttl_ms` milliseconds (through
+/// the internal mutation `messages:expire`). The hourly cron job
+/// `messages:purgeExpired` removes any that outlived their time anyway.
+#[mutation]
+pub async fn send_expiring(
+    ctx: &MutationCtx,
+    body: String,
+    user: Id<User>,
+    ttl_ms: f64,
+) -> Result<Id<Message>, FunctionError> {
+    let id = insert_message(ctx, body, user).await?;
+    let ttl_ms = ttl_ms.max(0.0);
+    ctx.db()
+        .insert(&Expiry {
+            message: id,
+            expires_at: ctx.now() + ttl_ms,
+        })
+        .await?;
+    ctx.scheduler()
+        .run_after::<expire>(Duration::from_millis(ttl_ms as u64), ExpireArgs { id })
+        .await?;
+    Ok(id)
+}
+
+/// Deletes an expiring message and its expiry (internal).
+#[internal_mutation]
+pub async fn expire(ctx: &MutationCtx, id: Id<Message>) -> Result<(), FunctionError> {
+    if ctx.db().get(id).await?.is_some() {
+        ctx.db().delete(id).await?;
+    }
+    let expiries = ctx
+        .db()
+        .query::<Expiry>()
+        .with_index("by_message", IndexRange::new().eq("message", id))
+        .collect()
+        .await?;
+    for expiry in expiries {
+        ctx.db().delete(expiry.id).await?;
+    }
+    Ok(())
+}
+
+/// Removes the expiring messages whose time has passed (the hourly cron
+/// job's clean-up, for any whose scheduled deletion did not happen).
+#[internal_mutation]
+pub async fn purge_expired(ctx: &MutationCtx) -> Result<f64, FunctionError> {
+    let past = IndexRange::new().lt("expiresAt", ctx.now());
+    let expired = ctx
+        .db()
+        .query::<Expiry>()
+        .with_index("by_time", past)
+        .take(1_000)
+        .await?;
+    for expiry in &expired {
+        if ctx.db().get(expiry.fields.message).await?.is_some() {
+            ctx.db().delete(expiry.fields.message).await?;
+        }
+        ctx.db().delete(expiry.id).await?;
+    }
+    Ok(expired.len() as f64)
+}
+// ANCHOR_END: send_expiring

@@ -36,7 +36,7 @@ function assertType<T extends true>(): T | undefined {
 }
 
 // The data model.
-assertType<Equals<TableNames, "messages" | "users">>();
+assertType<Equals<TableNames, "expiries" | "messages" | "users">>();
 assertType<DataModel extends GenericDataModel ? true : false>();
 assertType<
   Equals<
@@ -78,6 +78,26 @@ assertType<Equals<FunctionReturnType<typeof api.messages.shout>, string>>();
 assertType<Equals<FunctionArgs<typeof api.messages.search>, { query: string }>>();
 assertType<Equals<FunctionReturnType<typeof api.messages.search>, Array<Doc<"messages">>>>();
 assertType<Equals<FunctionReturnType<typeof api.users.byToken>, Doc<"users"> | null>>();
+
+// Scheduling: ids and rows of the system table `_scheduled_functions`.
+assertType<
+  Equals<FunctionArgs<typeof api.messages.sendLater>, { body: string; delayMs: number; user: Id<"users"> }>
+>();
+assertType<Equals<FunctionReturnType<typeof api.messages.sendLater>, Id<"_scheduled_functions">>>();
+assertType<Equals<FunctionArgs<typeof api.messages.cancelScheduled>, { id: Id<"_scheduled_functions"> }>>();
+assertType<
+  Equals<
+    FunctionReturnType<typeof api.messages.scheduled>,
+    Array<{
+      _id: Id<"_scheduled_functions">;
+      scheduledTime: number;
+      state: Doc<"_scheduled_functions">["state"];
+    }>
+  >
+>();
+assertType<Equals<Doc<"_scheduled_functions">["state"]["kind"], "pending" | "inProgress" | "success" | "failed" | "canceled">>();
+assertType<Equals<FunctionReturnType<typeof api.messages.sendExpiring>, Id<"messages">>>();
+assertType<Equals<FunctionReturnType<typeof internal.messages.deliver>, Id<"messages"> | null>>();
 assertType<Equals<(typeof internal.messages.wipe)["_visibility"], "internal">>();
 assertType<Equals<(typeof api.messages.list)["_type"], "query">>();
 assertType<Equals<(typeof api.messages.send)["_type"], "mutation">>();
@@ -137,6 +157,9 @@ export function useWrongly(userId: Id<"users">, messageId: Id<"messages">, clien
   useQuery(api.messages.get, { id: userId });
   // @ts-expect-error `user` is an Id<"users">
   void send({ body: "hello", user: messageId });
+  // A message id is not a scheduled function's id.
+  // @ts-expect-error `id` is an Id<"_scheduled_functions">
+  void useMutation(api.messages.cancelScheduled)({ id: messageId });
   // A plain string is not an id.
   // @ts-expect-error ids are branded strings
   useQuery(api.messages.get, { id: "not-an-id" });

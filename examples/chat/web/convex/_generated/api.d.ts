@@ -22,6 +22,12 @@ import type { Doc, Id } from "./dataModel.js";
  */
 export declare const api: {
   messages: {
+    cancelScheduled: FunctionReference<
+      "mutation",
+      "public",
+      { id: Id<"_scheduled_functions"> },
+      null
+    >;
     count: FunctionReference<"query", "public", Record<string, never>, number>;
     edit: FunctionReference<
       "mutation",
@@ -53,6 +59,23 @@ export declare const api: {
       { id: Id<"messages"> },
       null
     >;
+    scheduled: FunctionReference<
+      "query",
+      "public",
+      Record<string, never>,
+      Array<
+        {
+          _id: Id<"_scheduled_functions">;
+          scheduledTime: number;
+          state:
+            | { kind: "pending" }
+            | { kind: "inProgress" }
+            | { kind: "success" }
+            | { error: string; kind: "failed" }
+            | { kind: "canceled" };
+        }
+      >
+    >;
     search: FunctionReference<
       "query",
       "public",
@@ -64,6 +87,18 @@ export declare const api: {
       "public",
       { body: string; user: Id<"users"> },
       Id<"messages">
+    >;
+    sendExpiring: FunctionReference<
+      "mutation",
+      "public",
+      { body: string; ttlMs: number; user: Id<"users"> },
+      Id<"messages">
+    >;
+    sendLater: FunctionReference<
+      "mutation",
+      "public",
+      { body: string; delayMs: number; user: Id<"users"> },
+      Id<"_scheduled_functions">
     >;
     shout: FunctionReference<
       "action",
@@ -98,6 +133,24 @@ export declare const api: {
  */
 export declare const internal: {
   messages: {
+    deliver: FunctionReference<
+      "mutation",
+      "internal",
+      { body: string; user: Id<"users"> },
+      Id<"messages"> | null
+    >;
+    expire: FunctionReference<
+      "mutation",
+      "internal",
+      { id: Id<"messages"> },
+      null
+    >;
+    purgeExpired: FunctionReference<
+      "mutation",
+      "internal",
+      Record<string, never>,
+      number
+    >;
     wipe: FunctionReference<
       "mutation",
       "internal",

@@ -8,23 +8,67 @@
 import type { GenericId } from "convex/values";
 
 /** The names of the app's tables. */
-export type TableNames = "messages" | "users";
+export type TableNames = "expiries" | "messages" | "users";
 
 /**
  * The type of a document's `_id`: a string branded with its table's name,
  * so an `Id<"users">` cannot be passed where an `Id<"messages">` is expected.
  */
-export type Id<TableName extends TableNames> = GenericId<TableName>;
+export type Id<TableName extends TableNames | SystemTableNames> =
+  GenericId<TableName>;
 
 /** The type of a document stored in the table `TableName`. */
-export type Doc<TableName extends TableNames> =
-  DataModel[TableName]["document"];
+export type Doc<TableName extends TableNames | SystemTableNames> =
+  (DataModel & SystemDataModel)[TableName]["document"];
+
+/**
+ * The system tables functions can read (`ctx.db().system()`): scheduled
+ * function calls, with their state.
+ */
+export type SystemTableNames = "_scheduled_functions";
+
+/** The documents of the system tables. */
+export type SystemDataModel = {
+  _scheduled_functions: {
+    document: {
+      _id: Id<"_scheduled_functions">;
+      _creationTime: number;
+      args: Array<any>;
+      completedTime?: number | null;
+      name: string;
+      scheduledTime: number;
+      state:
+        | { kind: "pending" }
+        | { kind: "inProgress" }
+        | { kind: "success" }
+        | { error: string; kind: "failed" }
+        | { kind: "canceled" };
+    };
+  };
+};
 
 /**
  * The app's data model: each table's document type, field paths and indexes,
  * in the shape of `GenericDataModel` from `convex/server`.
  */
 export type DataModel = {
+  expiries: {
+    document: {
+      _id: Id<"expiries">;
+      _creationTime: number;
+      expiresAt: number;
+      message: Id<"messages">;
+    };
+    fieldPaths: "_creationTime" | "_id" | "expiresAt" | "message";
+    indexes: {
+      by_creation_time: ["_creationTime"];
+      by_id: ["_id"];
+      by_message: ["message", "_creationTime"];
+      by_time: ["expiresAt", "_creationTime"];
+    };
+    searchIndexes: {};
+    vectorIndexes: {};
+  };
   messages: {
     document: {
       _id: Id<"messages">;

@@ -14,11 +14,38 @@ export type TableNames = "notes";
  * The type of a document's `_id`: a string branded with its table's name,
  * so an `Id<"users">` cannot be passed where an `Id<"messages">` is expected.
  */
-export type Id<TableName extends TableNames> = GenericId<TableName>;
+export type Id<TableName extends TableNames | SystemTableNames> =
+  GenericId<TableName>;
 
 /** The type of a document stored in the table `TableName`. */
-export type Doc<TableName extends TableNames> =
-  DataModel[TableName]["document"];
+export type Doc<TableName extends TableNames | SystemTableNames> =
+  (DataModel & SystemDataModel)[TableName]["document"];
+
+/**
+ * The system tables functions can read (`ctx.db().system()`): scheduled
+ * function calls, with their state.
+ */
+export type SystemTableNames = "_scheduled_functions";
+
+/** The documents of the system tables. */
+export type SystemDataModel = {
+  _scheduled_functions: {
+    document: {
+      _id: Id<"_scheduled_functions">;
+      _creationTime: number;
+      args: Array<any>;
+      completedTime?: number | null;
+      name: string;
+      scheduledTime: number;
+      state:
+        | { kind: "pending" }
+        | { kind: "inProgress" }
+        | { kind: "success" }
+        | { error: string; kind: "failed" }
+        | { kind: "canceled" };
+    };
+  };
+};
 
 /**
  * The app's data model: each table's document type, field paths and indexes,
