@@ -168,3 +168,42 @@ pub fn logs() {
         .with_test_writer()
         .try_init();
 }
+
+/// The string field `field` of each object in a query result that is an
+/// array of objects (panics, naming what it found, otherwise).
+pub fn string_fields(result: convex::FunctionResult, field: &str) -> Vec<String> {
+    let convex::FunctionResult::Value(convex::Value::Array(items)) = result else {
+        panic!("expected an array, got {result:?}");
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            convex::Value::Object(fields) => match fields.get(field) {
+                Some(convex::Value::String(value)) => value.clone(),
+                other => panic!("an item without a string {field}: {other:?}"),
+            },
+            other => panic!("expected an object, got {other:?}"),
+        })
+        .collect()
+}
+
+/// The next update of a subscription (10 s at most), as [`string_fields`].
+pub async fn next_string_fields(sub: &mut convex::QuerySubscription, field: &str) -> Vec<String> {
+    let update = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("an update within 10 s")
+        .expect("the subscription is open");
+    string_fields(update, field)
+}
+
+/// Waits (2 s at most) until the hub has absorbed every commit so far.
+pub async fn hub_caught_up(server: &Server) {
+    let latest = server.backend().store().latest_ts();
+    for _ in 0..1000 {
+        if server.hub().ts() >= latest {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("the hub did not reach the latest commit within 2 s");
+}

@@ -4,49 +4,14 @@
 //! that cannot change it.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use convex::{ConvexClient, FunctionResult, Value};
-use futures::StreamExt;
+use convex::{ConvexClient, Value};
 use serde_json::{Value as Json, json};
 
-use crate::common::{self, ChatServer, call, create_user};
-
-/// The bodies in a `messages:search` result.
-fn bodies(result: FunctionResult) -> Vec<String> {
-    let FunctionResult::Value(Value::Array(items)) = result else {
-        panic!("expected an array, got {result:?}");
-    };
-    items
-        .into_iter()
-        .map(|item| match item {
-            Value::Object(fields) => match fields.get("body") {
-                Some(Value::String(body)) => body.clone(),
-                other => panic!("a message without a body: {other:?}"),
-            },
-            other => panic!("expected a message, got {other:?}"),
-        })
-        .collect()
-}
+use crate::common::{self, ChatServer, call, create_user, hub_caught_up};
 
 async fn next_bodies(sub: &mut convex::QuerySubscription) -> Vec<String> {
-    let update = tokio::time::timeout(Duration::from_secs(10), sub.next())
-        .await
-        .expect("an update within 10 s")
-        .expect("the subscription is open");
-    bodies(update)
-}
-
-/// Waits until the hub has absorbed every commit so far.
-async fn hub_caught_up(server: &ChatServer) {
-    let latest = server.backend().store().latest_ts();
-    for _ in 0..1000 {
-        if server.hub().ts() >= latest {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("the hub did not reach the latest commit within 2 s");
+    common::next_string_fields(sub, "body").await
 }
 
 async fn send(server: &ChatServer, user: &Json, body: &str) -> anyhow::Result<Json> {

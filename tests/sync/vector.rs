@@ -5,15 +5,13 @@
 //! subscriptions costs a commit.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use convex::{ConvexClient, FunctionResult, Value};
+use convex::{ConvexClient, Value};
 use convex_rs::app::{Backend, BackendConfig};
 use convex_rs::server::{Server, ServerConfig};
-use futures::StreamExt;
 use serde_json::{Value as Json, json};
 
-use crate::common::{self, call};
+use crate::common::{self, call, hub_caught_up};
 
 async fn start_notes(dir: &std::path::Path) -> anyhow::Result<Server> {
     let backend = Backend::open(notes::app()?, BackendConfig::in_dir(dir)).await?;
@@ -35,39 +33,8 @@ async fn add(server: &Server, title: &str, tag: &str) -> anyhow::Result<Json> {
     .await
 }
 
-fn titles(result: FunctionResult) -> Vec<String> {
-    let FunctionResult::Value(Value::Array(items)) = result else {
-        panic!("expected an array, got {result:?}");
-    };
-    items
-        .into_iter()
-        .map(|item| match item {
-            Value::Object(fields) => match fields.get("title") {
-                Some(Value::String(title)) => title.clone(),
-                other => panic!("a result without a title: {other:?}"),
-            },
-            other => panic!("expected an object, got {other:?}"),
-        })
-        .collect()
-}
-
 async fn next_titles(sub: &mut convex::QuerySubscription) -> Vec<String> {
-    let update = tokio::time::timeout(Duration::from_secs(10), sub.next())
-        .await
-        .expect("an update within 10 s")
-        .expect("the subscription is open");
-    titles(update)
-}
-
-async fn hub_caught_up(server: &Server) {
-    let latest = server.backend().store().latest_ts();
-    for _ in 0..1000 {
-        if server.hub().ts() >= latest {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("the hub did not reach the latest commit within 2 s");
+    common::next_string_fields(sub, "title").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,6 +54,9 @@ pub mod tutorial {
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/vector-search.md"))]
     pub mod vector_search {}
 
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/scheduling.md"))]
+    pub mod scheduling {}
+
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/testing.md"))]
     pub mod testing {}
 

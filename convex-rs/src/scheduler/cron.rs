@@ -168,6 +168,11 @@ fn in_range(what: &str, value: u32, max: u32, min: u32) -> Result<(), String> {
     }
 }
 
+/// Checks an `hour:minute` time of day.
+fn time_of_day(hour: u32, minute: u32) -> Result<(), String> {
+    in_range("the hour", hour, 23, 0).and_then(|()| in_range("the minute", minute, 59, 0))
+}
+
 impl Crons {
     /// No cron jobs.
     pub fn new() -> Self {
@@ -218,8 +223,7 @@ impl Crons {
         minute_utc: u32,
         args: F::Args,
     ) -> Self {
-        let schedule = in_range("the hour", hour_utc, 23, 0)
-            .and_then(|()| in_range("the minute", minute_utc, 59, 0))
+        let schedule = time_of_day(hour_utc, minute_utc)
             .and_then(|()| Schedule::cron(&format!("{minute_utc} {hour_utc} * * *")));
         self.push::<F>(name, schedule, args)
     }
@@ -233,14 +237,12 @@ impl Crons {
         minute_utc: u32,
         args: F::Args,
     ) -> Self {
-        let schedule = in_range("the hour", hour_utc, 23, 0)
-            .and_then(|()| in_range("the minute", minute_utc, 59, 0))
-            .and_then(|()| {
-                Schedule::cron(&format!(
-                    "{minute_utc} {hour_utc} * * {}",
-                    day.num_days_from_sunday()
-                ))
-            });
+        let schedule = time_of_day(hour_utc, minute_utc).and_then(|()| {
+            Schedule::cron(&format!(
+                "{minute_utc} {hour_utc} * * {}",
+                day.num_days_from_sunday()
+            ))
+        });
         self.push::<F>(name, schedule, args)
     }
 
@@ -255,8 +257,7 @@ impl Crons {
         args: F::Args,
     ) -> Self {
         let schedule = in_range("the day of the month", day, 31, 1)
-            .and_then(|()| in_range("the hour", hour_utc, 23, 0))
-            .and_then(|()| in_range("the minute", minute_utc, 59, 0))
+            .and_then(|()| time_of_day(hour_utc, minute_utc))
             .and_then(|()| Schedule::cron(&format!("{minute_utc} {hour_utc} {day} * *")));
         self.push::<F>(name, schedule, args)
     }
@@ -336,4 +337,58 @@ pub(crate) struct CronJob {
     pub(crate) schedule: Schedule,
     pub(crate) path: String,
     pub(crate) args: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: f64 = 60_000.0;
+
+    #[test]
+    fn an_interval_keeps_its_cadence_and_skips_missed_ticks() {
+        let every = Schedule::Interval(Duration::from_secs(60));
+        assert_eq!(every.next_after(None, 1_000.0), Ok(1_000.0 + MINUTE));
+        // On time: the next tick.
+        assert_eq!(every.next_after(Some(MINUTE), MINUTE), Ok(2.0 * MINUTE));
+        // A little late: still on the original cadence.
+        assert_eq!(
+            every.next_after(Some(MINUTE), MINUTE + 5.0),
+            Ok(2.0 * MINUTE)
+        );
+        // Ten minutes of downtime: the next tick after now, not ten of them.
+        assert_eq!(
+            every.next_after(Some(MINUTE), 11.5 * MINUTE),
+            Ok(12.0 * MINUTE)
+        );
+        // Not yet due: unchanged.
+        assert_eq!(
+            every.next_after(Some(5.0 * MINUTE), MINUTE),
+            Ok(5.0 * MINUTE)
+        );
+    }
+
+    #[test]
+    fn cron_expressions_name_the_next_time_after_now_in_utc() {
+        let daily = Schedule::five_field("30 3 * * *").expect("valid");
+        // 2026-12-06T12:00:00Z -> 2026-12-07T03:30:00Z.
+        let now = 1_796_558_400_000.0;
+        assert_eq!(daily.next_after(None, now), Ok(now + 15.5 * 60.0 * MINUTE));
+        // Exactly at a tick: the next one, not the same.
+        let at_tick = now + 15.5 * 60.0 * MINUTE;
+        assert_eq!(
+            daily.next_after(Some(at_tick), at_tick),
+            Ok(at_tick + 24.0 * 60.0 * MINUTE)
+        );
+        assert_eq!(daily.describe(), "30 3 * * *");
+    }
+
+    #[test]
+    fn malformed_expressions_are_refused_with_the_reason() {
+        let error = |e: &str| Schedule::five_field(e).expect_err(e);
+        assert!(error("0 3 * *").contains("expected five fields"));
+        assert!(error("0 0 3 * * *").contains("expected five fields"));
+        assert!(error("99 3 * * *").contains("invalid cron expression \"99 3 * * *\""));
+        assert!(error("a b c d e").contains("invalid cron expression"));
+    }
 }

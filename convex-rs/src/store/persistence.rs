@@ -125,3 +125,43 @@ pub trait Persistence: Send + Sync + 'static {
     /// Flushes and closes connections.
     async fn close(&self);
 }
+
+/// Calls `visit(revision_ts, document)` for every live document of `table`
+/// at `ts`, oldest first, reading `by_creation_time` a page at a time (used
+/// to build search and vector indexes from the store). `index` names the
+/// index being built, for errors.
+pub(crate) async fn for_each_live_document(
+    catalog: &Catalog,
+    persistence: &dyn Persistence,
+    table: TableNumber,
+    index: &str,
+    ts: u64,
+    mut visit: impl FnMut(u64, &Document),
+) -> Result<(), StoreError> {
+    const PAGE: usize = 1024;
+    let table = catalog
+        .table_by_number(table)
+        .ok_or_else(|| StoreError::Catalog(format!("no table for index {index}")))?;
+    let by_creation = catalog.index(table.by_creation_time).ok_or_else(|| {
+        StoreError::Catalog(format!(
+            "table {} has no by_creation_time index",
+            table.name
+        ))
+    })?;
+    let mut interval = KeyInterval::all();
+    loop {
+        let page = persistence
+            .scan(by_creation, &interval, ts, Order::Asc, PAGE)
+            .await?;
+        let full = page.len() == PAGE;
+        if let Some(last) = page.last() {
+            interval.start = super::read_set::successor(&last.key);
+        }
+        for entry in &page {
+            visit(entry.ts, &entry.document);
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}

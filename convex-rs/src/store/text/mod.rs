@@ -39,8 +39,9 @@ use overlay::{Change, Overlay};
 pub(crate) use read_keys::document_keys;
 use stats::{QueryStats, TermStats, score};
 
+use super::persistence::for_each_live_document;
 use super::transaction::PendingWrite;
-use super::{Catalog, IndexId, KeyInterval, Order, Persistence, SearchIndexMeta, StoreError};
+use super::{Catalog, IndexId, KeyInterval, Persistence, SearchIndexMeta, StoreError};
 use crate::value::{DocumentId, InternalId};
 
 /// The most terms a search string may have.
@@ -715,34 +716,19 @@ async fn live_documents(
     meta: &SearchIndexMeta,
     ts: u64,
 ) -> Result<Vec<(u64, IndexedDoc)>, StoreError> {
-    let table = catalog
-        .table_by_number(meta.table)
-        .ok_or_else(|| StoreError::Catalog(format!("no table for search index {}", meta.name)))?;
-    let by_creation = catalog.index(table.by_creation_time).ok_or_else(|| {
-        StoreError::Catalog(format!(
-            "table {} has no by_creation_time index",
-            table.name
-        ))
-    })?;
-    let mut interval = KeyInterval::all();
     let mut out = Vec::new();
-    const PAGE: usize = 1024;
-    loop {
-        let page = persistence
-            .scan(by_creation, &interval, ts, Order::Asc, PAGE)
-            .await?;
-        let full = page.len() == PAGE;
-        if let Some(last) = page.last() {
-            interval.start = super::read_set::successor(&last.key);
-        }
-        out.extend(
-            page.into_iter()
-                .filter_map(|e| IndexedDoc::of(meta, &e.document).map(|d| (e.ts, d))),
-        );
-        if !full {
-            return Ok(out);
-        }
-    }
+    for_each_live_document(
+        catalog,
+        persistence,
+        meta.table,
+        &meta.name,
+        ts,
+        |rev_ts, doc| {
+            out.extend(IndexedDoc::of(meta, doc).map(|d| (rev_ts, d)));
+        },
+    )
+    .await?;
+    Ok(out)
 }
 
 /// Deletes index directories under `root` that no current search index uses.

@@ -34,8 +34,9 @@ pub(crate) use indexed::{IndexedVector, dot, normalized};
 pub(crate) use predicate::{FilterClauses, passes};
 pub use predicate::{VectorRead, VectorWrite};
 
+use super::persistence::for_each_live_document;
 use super::transaction::PendingWrite;
-use super::{Catalog, IndexId, KeyInterval, Order, Persistence, StoreError, VectorIndexMeta};
+use super::{Catalog, IndexId, Persistence, StoreError, VectorIndexMeta};
 use crate::value::{DocumentId, InternalId};
 
 /// The most results one vector search returns.
@@ -778,42 +779,26 @@ async fn live_vectors(
     meta: &VectorIndexMeta,
     ts: u64,
 ) -> Result<Vec<(u64, IndexedVector)>, StoreError> {
-    let table = catalog
-        .table_by_number(meta.table)
-        .ok_or_else(|| StoreError::Catalog(format!("no table for vector index {}", meta.name)))?;
-    let by_creation = catalog.index(table.by_creation_time).ok_or_else(|| {
-        StoreError::Catalog(format!(
-            "table {} has no by_creation_time index",
-            table.name
-        ))
-    })?;
-    let mut interval = KeyInterval::all();
     let mut out = Vec::new();
     let mut skipped = 0usize;
-    const PAGE: usize = 1024;
-    loop {
-        let page = persistence
-            .scan(by_creation, &interval, ts, Order::Asc, PAGE)
-            .await?;
-        let full = page.len() == PAGE;
-        if let Some(last) = page.last() {
-            interval.start = super::read_set::successor(&last.key);
-        }
-        for entry in page {
-            match IndexedVector::of(meta, &entry.document) {
-                Ok(Some(doc)) => out.push((entry.ts, doc)),
-                Ok(None) => {}
-                Err(_) => skipped += 1,
-            }
-        }
-        if !full {
-            if skipped > 0 {
-                tracing::warn!(
-                    index = %meta.name, table = %meta.table_name, skipped,
-                    "documents whose vector does not fit the index are not indexed"
-                );
-            }
-            return Ok(out);
-        }
+    for_each_live_document(
+        catalog,
+        persistence,
+        meta.table,
+        &meta.name,
+        ts,
+        |rev_ts, doc| match IndexedVector::of(meta, doc) {
+            Ok(Some(vector)) => out.push((rev_ts, vector)),
+            Ok(None) => {}
+            Err(_) => skipped += 1,
+        },
+    )
+    .await?;
+    if skipped > 0 {
+        tracing::warn!(
+            index = %meta.name, table = %meta.table_name, skipped,
+            "documents whose vector does not fit the index are not indexed"
+        );
     }
+    Ok(out)
 }
