@@ -23,6 +23,7 @@ pub mod jobs {
     use std::time::Duration;
 
     use convex_rs::prelude::*;
+    use convex_rs::scheduler::CronJobRow;
 
     /// Records that `name` ran.
     #[internal_mutation]
@@ -168,6 +169,56 @@ pub mod jobs {
             .await
     }
 
+    /// Panics (a bug in a scheduled function must not stop the scheduler).
+    #[internal_mutation]
+    pub async fn panics(_ctx: &MutationCtx, tag: String) -> Result<(), FunctionError> {
+        super::count(&tag);
+        panic!("bug in {tag}");
+    }
+
+    /// Panics, as an action.
+    #[internal_action]
+    pub async fn panics_too(_ctx: &ActionCtx, tag: String) -> Result<(), FunctionError> {
+        super::count(&tag);
+        panic!("bug in {tag}");
+    }
+
+    /// Waits until the test opens `gate`; counts how many wait at once.
+    #[internal_action]
+    pub async fn gated(_ctx: &ActionCtx, gate: String) -> Result<(), FunctionError> {
+        super::enter(&gate);
+        while !super::is_open(&gate) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        super::leave(&gate);
+        Ok(())
+    }
+
+    /// Schedules `n` calls of `F` (by path) with `args`, due at once.
+    #[mutation]
+    pub async fn schedule_n(
+        ctx: &MutationCtx,
+        path: String,
+        args: Value,
+        n: f64,
+    ) -> Result<Vec<Id<ScheduledFunction>>, FunctionError> {
+        let mut ids = Vec::new();
+        for _ in 0..n as usize {
+            ids.push(
+                ctx.scheduler()
+                    .run_after_by_path(Duration::ZERO, &path, args.clone())
+                    .await?,
+            );
+        }
+        Ok(ids)
+    }
+
+    /// The cron job rows.
+    #[query]
+    pub async fn crons(ctx: &QueryCtx) -> Result<Vec<Doc<CronJobRow>>, FunctionError> {
+        Ok(ctx.db().system().query::<CronJobRow>().collect().await?)
+    }
+
     /// The names recorded, in order.
     #[query]
     pub async fn events(ctx: &QueryCtx) -> Result<Vec<String>, FunctionError> {
@@ -197,6 +248,44 @@ pub mod jobs {
 }
 
 static ACTION_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Per-tag run counts and gates, so tests running in parallel keep apart.
+#[derive(Default)]
+struct Gate {
+    open: bool,
+    inside: usize,
+    most_inside: usize,
+    entered: usize,
+}
+
+static GATES: std::sync::Mutex<BTreeMap<String, Gate>> = std::sync::Mutex::new(BTreeMap::new());
+
+fn with_gate<T>(name: &str, f: impl FnOnce(&mut Gate) -> T) -> T {
+    let mut gates = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    f(gates.entry(name.to_string()).or_default())
+}
+
+fn count(tag: &str) {
+    with_gate(tag, |g| g.entered += 1);
+}
+
+fn enter(gate: &str) {
+    with_gate(gate, |g| {
+        g.entered += 1;
+        g.inside += 1;
+        g.most_inside = g.most_inside.max(g.inside);
+    });
+}
+
+fn leave(gate: &str) {
+    with_gate(gate, |g| g.inside -= 1);
+}
+
+fn is_open(gate: &str) -> bool {
+    with_gate(gate, |g| g.open)
+}
 static SLOW_STARTED: AtomicUsize = AtomicUsize::new(0);
 static RELEASE_SLOW: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
@@ -736,4 +825,250 @@ async fn a_cron_run_never_overlaps_the_previous_one() -> anyhow::Result<()> {
     .await?;
     RELEASE_SLOW.notify_waiters();
     Ok(())
+}
+
+fn object(fields: &[(&str, &str)]) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect(),
+    )
+}
+
+async fn schedule_n(
+    t: &TestBackend,
+    path: &str,
+    args: Value,
+    n: usize,
+) -> anyhow::Result<Vec<Id<ScheduledFunction>>> {
+    Ok(t.mutation::<jobs::schedule_n>(jobs::ScheduleNArgs {
+        path: path.into(),
+        args,
+        n: n as f64,
+    })
+    .await?)
+}
+
+#[tokio::test]
+async fn a_panicking_scheduled_function_is_marked_failed_and_not_run_again() -> anyhow::Result<()> {
+    let clock = ManualClock::new(now());
+    let t = open(&clock, Crons::new()).await?;
+    schedule_n(&t, "jobs:panics", object(&[("tag", "panic-mutation")]), 1).await?;
+    schedule_n(&t, "jobs:panicsToo", object(&[("tag", "panic-action")]), 1).await?;
+    eventually("both to fail", || async {
+        Ok(states(&t)
+            .await?
+            .iter()
+            .all(|s| matches!(s, JobState::Failed { .. })))
+    })
+    .await?;
+    for state in states(&t).await? {
+        let JobState::Failed { error } = state else {
+            anyhow::bail!("not failed")
+        };
+        assert!(
+            error.starts_with("the function panicked: bug in panic-"),
+            "{error}"
+        );
+    }
+    clock.advance(Duration::from_secs(60));
+    settle().await;
+    assert_eq!(
+        with_gate("panic-mutation", |g| g.entered),
+        1,
+        "the panicking mutation ran again"
+    );
+    assert_eq!(with_gate("panic-action", |g| g.entered), 1);
+    // The scheduler still works.
+    t.mutation::<jobs::schedule>(jobs::ScheduleArgs {
+        name: "after".into(),
+        delay_ms: 0.0,
+    })
+    .await?;
+    eventually("a later call", || async {
+        Ok(events(&t).await? == vec!["after"])
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_more_calls_run_at_once_than_the_configured_concurrency() -> anyhow::Result<()> {
+    let clock = ManualClock::new(now());
+    let mut config = config(&clock, BackendConfig::temporary());
+    config.scheduler.concurrency = 3;
+    let t = TestBackend::with_config(app_with(Crons::new())?, config).await?;
+    schedule_n(&t, "jobs:gated", object(&[("gate", "three")]), 7).await?;
+    eventually("three to start", || async {
+        Ok(with_gate("three", |g| g.entered) == 3)
+    })
+    .await?;
+    settle().await;
+    assert_eq!(with_gate("three", |g| g.entered), 3, "a fourth started");
+    with_gate("three", |g| g.open = true);
+    eventually("all seven to succeed", || async {
+        let states = states(&t).await?;
+        Ok(states.len() == 7 && states.iter().all(|s| *s == JobState::Success))
+    })
+    .await?;
+    assert_eq!(with_gate("three", |g| g.most_inside), 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_action_canceled_while_it_runs_finishes_but_stays_canceled() -> anyhow::Result<()> {
+    let clock = ManualClock::new(now());
+    let t = open(&clock, Crons::new()).await?;
+    let [id] = schedule_n(&t, "jobs:gated", object(&[("gate", "cancel-running")]), 1).await?[..]
+    else {
+        anyhow::bail!("one id");
+    };
+    eventually("the action to start", || async {
+        Ok(states(&t).await? == vec![JobState::InProgress])
+    })
+    .await?;
+    t.mutation::<jobs::cancel>(jobs::CancelArgs { id }).await?;
+    with_gate("cancel-running", |g| g.open = true);
+    eventually("the action to end", || async {
+        Ok(with_gate("cancel-running", |g| g.inside) == 0)
+    })
+    .await?;
+    settle().await;
+    assert_eq!(states(&t).await?, vec![JobState::Canceled]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_call_canceled_long_before_its_time_is_removed_seven_days_after_the_cancel()
+-> anyhow::Result<()> {
+    let clock = ManualClock::new(now());
+    let t = open(&clock, Crons::new()).await?;
+    let id = t
+        .mutation::<jobs::schedule>(jobs::ScheduleArgs {
+            name: "far".into(),
+            delay_ms: 30.0 * 86_400_000.0,
+        })
+        .await?;
+    t.mutation::<jobs::cancel>(jobs::CancelArgs { id }).await?;
+    clock.advance(Duration::from_secs(8 * 86_400));
+    eventually("the canceled row to be removed", || async {
+        Ok(scheduled(&t).await?.is_empty())
+    })
+    .await?;
+    // Canceling it again is not an error.
+    t.mutation::<jobs::cancel>(jobs::CancelArgs { id }).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn cron_rows_record_runs_and_keep_their_schedule_across_restarts() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = ManualClock::new(now());
+    let start = clock.now_ms();
+    let crons = || {
+        Crons::new().interval::<jobs::record>(
+            "minutely",
+            Duration::from_secs(60),
+            jobs::RecordArgs { name: "m".into() },
+        )
+    };
+    let open_in = |clock: &ManualClock| {
+        let config = config(clock, BackendConfig::in_dir(dir.path()));
+        async move {
+            Ok::<_, anyhow::Error>(TestBackend::with_config(app_with(crons())?, config).await?)
+        }
+    };
+    let rows = |t: &TestBackend| {
+        let t = t.clone();
+        async move { Ok::<_, anyhow::Error>(t.query::<jobs::crons>(jobs::CronsArgs {}).await?) }
+    };
+    let t = open_in(&clock).await?;
+    let row = rows(&t).await?.remove(0).fields;
+    assert_eq!(
+        (
+            row.name.as_str(),
+            row.schedule.as_str(),
+            row.function_name.as_str()
+        ),
+        ("minutely", "every 60000 ms", "jobs:record")
+    );
+    assert_eq!((row.last_run, row.next_run), (None, start + 60_000.0));
+    t.backend().shutdown().await;
+    drop(t);
+
+    // A restart keeps the planned time (it does not start the interval over).
+    clock.advance(Duration::from_secs(30));
+    let t = open_in(&clock).await?;
+    assert_eq!(rows(&t).await?[0].fields.next_run, start + 60_000.0);
+    clock.advance(Duration::from_secs(31));
+    eventually("the run", || async { Ok(events(&t).await? == vec!["m"]) }).await?;
+    let row = rows(&t).await?.remove(0).fields;
+    assert_eq!(
+        (row.last_run, row.next_run),
+        (Some(start + 61_000.0), start + 120_000.0)
+    );
+    t.backend().shutdown().await;
+    drop(t);
+
+    // Down for an hour: one catch-up run after the restart, then on schedule.
+    clock.advance(Duration::from_secs(3600));
+    let t = open_in(&clock).await?;
+    eventually("the catch-up run", || async {
+        Ok(events(&t).await?.len() == 2)
+    })
+    .await?;
+    settle().await;
+    assert_eq!(events(&t).await?.len(), 2);
+    assert!(rows(&t).await?[0].fields.next_run > clock.now_ms());
+    t.backend().shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn hourly_and_daily_crons_run_at_their_utc_times() -> anyhow::Result<()> {
+    // 2026-12-06T10:59:30Z.
+    let clock = ManualClock::new(1_796_554_770_000.0);
+    let crons = Crons::new()
+        .hourly::<jobs::record>(
+            "hourly",
+            0,
+            jobs::RecordArgs {
+                name: "hourly".into(),
+            },
+        )
+        .daily::<jobs::record>(
+            "daily",
+            11,
+            30,
+            jobs::RecordArgs {
+                name: "daily".into(),
+            },
+        );
+    let t = open(&clock, crons).await?;
+    clock.advance(Duration::from_secs(29));
+    settle().await;
+    assert!(events(&t).await?.is_empty());
+    clock.advance(Duration::from_secs(2)); // 11:00:01
+    eventually("the hourly run", || async {
+        Ok(events(&t).await? == vec!["hourly"])
+    })
+    .await?;
+    clock.advance(Duration::from_secs(30 * 60)); // 11:30:01
+    eventually("the daily run", || async {
+        Ok(events(&t).await? == vec!["hourly", "daily"])
+    })
+    .await?;
+    Ok(())
+}
+
+#[test]
+fn a_cron_expression_that_never_fires_is_refused_at_build() {
+    let args = jobs::RecordArgs {
+        name: "never".into(),
+    };
+    let error = app_with(Crons::new().cron::<jobs::record>("february 30", "0 0 30 2 *", args))
+        .expect_err("refused")
+        .to_string();
+    assert!(error.contains("would never run"), "{error}");
 }

@@ -299,6 +299,10 @@ impl Crons {
                 return Err(error("two cron jobs have this name".into()));
             }
             let schedule = declaration.schedule.map_err(&error)?;
+            // An expression that parses may still never fire ("0 0 30 2 *").
+            schedule
+                .next_after(None, crate::store::wall_clock_millis())
+                .map_err(|reason| error(format!("it would never run: {reason}")))?;
             let args = declaration.args.map_err(&error)?;
             if !matches!(args, Value::Object(_)) {
                 return Err(error(format!(

@@ -2,9 +2,12 @@
 //! calls (at most `concurrency` at once), ticks cron jobs, marks actions
 //! interrupted by a crash as failed, and removes old finished rows.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use futures::FutureExt;
 
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
@@ -13,7 +16,7 @@ use super::SchedulerConfig;
 use super::api::system_transaction;
 use super::cron::CronJob;
 use super::job::{self, CRON_JOBS_TABLE, Job, JobState, SCHEDULED_FUNCTIONS_TABLE};
-use crate::function::{Caller, FunctionError, FunctionKind, Identity, Runner};
+use crate::function::{Caller, FailureKind, FunctionError, FunctionKind, Identity, Runner};
 use crate::store::{CommitInfo, IndexId};
 use crate::value::DocumentId;
 
@@ -23,6 +26,11 @@ pub const INTERRUPTED_ACTION: &str = "Transient error while executing action: th
 const CLEANUP_EVERY_MS: f64 = 3_600_000.0;
 /// Rows removed per cleanup transaction.
 const CLEANUP_BATCH: usize = 500;
+/// How many times a scheduled mutation is run when it keeps failing on
+/// transient errors, before it is marked failed.
+const TRANSIENT_ATTEMPTS: u32 = 5;
+/// The pause after the first transient failure; doubled each time.
+const TRANSIENT_PAUSE_MS: f64 = 500.0;
 /// How long a stop waits for running calls before abandoning them.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -40,14 +48,9 @@ impl Executor {
         config: SchedulerConfig,
         crons: Vec<CronJob>,
     ) -> Executor {
-        if let Err(e) = fail_interrupted_actions(&runner).await {
-            tracing::error!(error = %e, "could not mark interrupted scheduled actions as failed");
-        }
-        if let Err(e) = sync_crons(&runner, &crons).await {
-            tracing::error!(error = %e, "could not record the cron jobs");
-        }
+        let set_up = set_up_once(&runner, &crons).await;
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(runner, config, crons, stopped));
+        let task = tokio::spawn(run(runner, config, crons, stopped, set_up));
         Executor {
             stop,
             task: Mutex::new(Some(task)),
@@ -78,17 +81,50 @@ impl Drop for Executor {
     }
 }
 
+/// How a job's run ended, for the executor's bookkeeping.
+enum JobEnd {
+    /// Done (or left for another time, such as after a restart).
+    Done,
+    /// Failed on a transient error (a conflict beyond the retries, a system
+    /// error): still pending, to be tried again after a pause.
+    Retry,
+}
+
+/// Runs that ended in a transient error, with when to try them again.
+#[derive(Default)]
+struct Backoff {
+    jobs: HashMap<DocumentId, (u32, f64)>,
+}
+
+impl Backoff {
+    fn attempts(&self, id: &DocumentId) -> u32 {
+        self.jobs.get(id).map_or(0, |(attempts, _)| *attempts)
+    }
+
+    fn not_before(&self, id: &DocumentId) -> Option<f64> {
+        self.jobs.get(id).map(|(_, at)| *at)
+    }
+
+    fn failed(&mut self, id: DocumentId, now: f64) {
+        let attempts = self.attempts(&id) + 1;
+        let pause = TRANSIENT_PAUSE_MS * f64::from(1_u32 << attempts.min(10));
+        self.jobs.insert(id, (attempts, now + pause));
+    }
+}
+
 async fn run(
     runner: Runner,
     config: SchedulerConfig,
     crons: Vec<CronJob>,
     mut stopped: watch::Receiver<bool>,
+    mut set_up: bool,
 ) {
     let clock = runner.clock().clone();
     let watched = watched_indexes(&runner);
     let mut commits = runner.store().subscribe_commits();
-    let mut running: JoinSet<DocumentId> = JoinSet::new();
-    let mut in_flight: HashSet<DocumentId> = HashSet::new();
+    let mut running: JoinSet<(DocumentId, JobEnd)> = JoinSet::new();
+    let mut tasks: HashMap<tokio::task::Id, DocumentId> = HashMap::new();
+    let mut backoff = Backoff::default();
     let mut next_cleanup = clock.now_ms();
     let concurrency = config.concurrency.max(1);
     loop {
@@ -96,30 +132,31 @@ async fn run(
             break;
         }
         let now = clock.now_ms();
+        let mut retry_setup = None;
+        if !set_up {
+            set_up = set_up_once(&runner, &crons).await;
+            retry_setup = (!set_up).then_some(now + 1_000.0);
+        }
         if now >= next_cleanup {
-            if let Err(e) =
-                remove_finished(&runner, now - config.retention.as_secs_f64() * 1000.0).await
-            {
+            let cutoff = now - config.retention.as_secs_f64() * 1000.0;
+            if let Err(e) = remove_finished(&runner, cutoff).await {
                 tracing::warn!(error = %e, "could not remove old scheduled function rows");
             }
             next_cleanup = now + CLEANUP_EVERY_MS;
         }
-        let next_cron = match tick_crons(&runner, &crons, now).await {
-            Ok(next) => next,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not run the cron jobs");
-                Some(now + 1_000.0)
-            }
-        };
+        let next_cron = tick_crons(&runner, &crons, now).await;
         let free = concurrency.saturating_sub(running.len());
         let next_job = if free == 0 {
             None // a finishing call wakes the loop
         } else {
-            match due_jobs(&runner, now, free, &in_flight).await {
+            let in_flight: HashSet<DocumentId> = tasks.values().copied().collect();
+            match due_jobs(&runner, now, free, &in_flight, &backoff).await {
                 Ok((due, next)) => {
                     for job in due {
-                        in_flight.insert(job.id);
-                        running.spawn(run_job(runner.clone(), job, stopped.clone()));
+                        let (id, attempt) = (job.id, backoff.attempts(&job.id));
+                        let task =
+                            running.spawn(run_job(runner.clone(), job, attempt, stopped.clone()));
+                        tasks.insert(task.id(), id);
                     }
                     next
                 }
@@ -129,19 +166,23 @@ async fn run(
                 }
             }
         };
-        let wake_at = [next_cron, next_job, Some(next_cleanup)]
+        let wake_at = [next_cron, next_job, Some(next_cleanup), retry_setup]
             .into_iter()
             .flatten()
             .fold(f64::INFINITY, f64::min);
         tokio::select! {
             _ = stopped.changed() => break,
-            Some(done) = running.join_next(), if !running.is_empty() => {
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let task = match &done {
+                    Ok((task, _)) => *task,
+                    Err(e) => e.id(),
+                };
+                let id = tasks.remove(&task);
                 match done {
-                    Ok(id) => { in_flight.remove(&id); }
-                    Err(e) => {
-                        tracing::error!(error = %e, "a scheduled call's task failed");
-                        in_flight.clear(); // re-read from the table
-                    }
+                    Ok((_, (id, JobEnd::Done))) => { backoff.jobs.remove(&id); }
+                    Ok((_, (id, JobEnd::Retry))) => backoff.failed(id, clock.now_ms()),
+                    // Panics are caught inside the task; this is a cancellation.
+                    Err(e) => tracing::error!(error = %e, job = ?id, "a scheduled call's task ended abnormally"),
                 }
             }
             closed = relevant_commit(&mut commits, &watched) => if closed { break },
@@ -161,6 +202,22 @@ async fn run(
         );
         running.shutdown().await;
     }
+}
+
+/// What a start does before the loop: fails the actions the last stop
+/// interrupted and records the cron jobs. `false` when either failed (it is
+/// tried again).
+async fn set_up_once(runner: &Runner, crons: &[CronJob]) -> bool {
+    let mut ok = true;
+    if let Err(e) = fail_interrupted_actions(runner).await {
+        tracing::error!(error = %e, "could not mark interrupted scheduled actions as failed; trying again");
+        ok = false;
+    }
+    if let Err(e) = sync_crons(runner, crons).await {
+        tracing::error!(error = %e, "could not record the cron jobs; trying again");
+        ok = false;
+    }
+    ok
 }
 
 /// The indexes whose changes may make a job or cron due sooner.
@@ -190,34 +247,59 @@ async fn relevant_commit(
     }
 }
 
-/// Up to `free` due jobs not already running, in due order, and when the
-/// next one after them is due.
+/// Up to `free` due jobs not already running nor pausing after a transient
+/// failure, in due order, and when the next one after them is due.
 async fn due_jobs(
     runner: &Runner,
     now: f64,
     free: usize,
     in_flight: &HashSet<DocumentId>,
+    backoff: &Backoff,
 ) -> Result<(Vec<Job>, Option<f64>), FunctionError> {
     let tx = runner.store().begin_read();
-    let pending = job::pending_jobs(&tx, free + in_flight.len() + 1).await?;
+    let skipped = in_flight.len() + backoff.jobs.len();
+    let pending = job::pending_jobs(&tx, free + skipped + 1).await?;
     let mut due = Vec::new();
+    let mut next: Option<f64> = None;
+    let mut earliest = |at: f64| next = Some(next.map_or(at, |n: f64| n.min(at)));
     for job in pending {
         if in_flight.contains(&job.id) {
             continue;
         }
+        if let Some(at) = backoff.not_before(&job.id).filter(|at| *at > now) {
+            earliest(at);
+            continue;
+        }
         if job.row.scheduled_time > now {
-            return Ok((due, Some(job.row.scheduled_time)));
+            earliest(job.row.scheduled_time);
+            break;
         }
         if due.len() == free {
-            return Ok((due, None));
+            break;
         }
         due.push(job);
     }
-    Ok((due, None))
+    Ok((due, next))
 }
 
-/// Runs one job to its end; returns its id.
-async fn run_job(runner: Runner, job: Job, stopped: watch::Receiver<bool>) -> DocumentId {
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string());
+    format!("the function panicked: {text}")
+}
+
+/// Runs one job to its end (a panic in the function fails the job);
+/// returns its id and whether to try it again later.
+async fn run_job(
+    runner: Runner,
+    job: Job,
+    attempt: u32,
+    stopped: watch::Receiver<bool>,
+) -> (DocumentId, JobEnd) {
     let id = job.id;
     let kind = runner.resolve_any(&job.row.name).map(|f| f.entry.kind);
     let error = match kind {
@@ -227,17 +309,25 @@ async fn run_job(runner: Runner, job: Job, stopped: watch::Receiver<bool>) -> Do
         }
         Ok(FunctionKind::Action) => {
             run_action_job(&runner, job).await;
-            return id;
+            return (id, JobEnd::Done);
         }
         Ok(FunctionKind::Mutation) => {
-            let outcome = runner
-                .run_scheduled_mutation(id, &job.row.name, job.args())
-                .await;
-            match outcome.result {
-                Ok(_) => return id,
-                // Shutting down: left pending, it runs after the restart.
-                Err(_) if *stopped.borrow() => return id,
-                Err(f) => f.message,
+            let run = runner.run_scheduled_mutation(id, &job.row.name, job.args());
+            match AssertUnwindSafe(run).catch_unwind().await {
+                Err(panic) => panic_message(&*panic),
+                Ok(outcome) => match outcome.result {
+                    Ok(_) => return (id, JobEnd::Done),
+                    // Shutting down: left pending, it runs after the restart.
+                    Err(_) if *stopped.borrow() => return (id, JobEnd::Done),
+                    Err(f) if is_transient(f.kind) => {
+                        if attempt + 1 < TRANSIENT_ATTEMPTS {
+                            tracing::warn!(job = %id, error = %f.message, "a scheduled mutation failed on a transient error; it will be tried again");
+                            return (id, JobEnd::Retry);
+                        }
+                        format!("{} (tried {TRANSIENT_ATTEMPTS} times)", f.message)
+                    }
+                    Err(f) => f.message,
+                },
             }
         }
     };
@@ -254,10 +344,19 @@ async fn run_job(runner: Runner, job: Job, stopped: watch::Receiver<bool>) -> Do
         })
     })
     .await;
-    if let Err(e) = marked {
-        tracing::error!(job = %id, error = %e, "could not mark a scheduled function failed");
+    match marked {
+        Ok(()) => (id, JobEnd::Done),
+        Err(e) => {
+            tracing::error!(job = %id, error = %e, "could not mark a scheduled function failed");
+            (id, JobEnd::Retry)
+        }
     }
-    id
+}
+
+/// Errors that say nothing about the function: the store was busy or
+/// failed. The run is tried again rather than marked failed.
+fn is_transient(kind: FailureKind) -> bool {
+    matches!(kind, FailureKind::Conflict | FailureKind::System)
 }
 
 /// An action: marked in progress (so it never starts twice), run, then
@@ -286,17 +385,20 @@ async fn run_action_job(runner: &Runner, job: Job) {
             return;
         }
     };
-    let outcome = runner
-        .run_action(
-            &job.row.name,
-            job.args(),
-            Identity::Unauthenticated,
-            Caller::Function,
-        )
-        .await;
-    let state = match outcome.result {
-        Ok(_) => JobState::Success,
-        Err(f) => JobState::Failed { error: f.message },
+    let run = runner.run_action(
+        &job.row.name,
+        job.args(),
+        Identity::Unauthenticated,
+        Caller::Function,
+    );
+    let state = match AssertUnwindSafe(run).catch_unwind().await {
+        Err(panic) => JobState::Failed {
+            error: panic_message(&*panic),
+        },
+        Ok(outcome) => match outcome.result {
+            Ok(_) => JobState::Success,
+            Err(f) => JobState::Failed { error: f.message },
+        },
     };
     let now = runner.clock().now_ms();
     let finished = system_transaction(runner.store(), |tx| {
@@ -346,21 +448,15 @@ async fn remove_finished(runner: &Runner, cutoff_ms: f64) -> Result<(), Function
         loop {
             let removed = system_transaction(runner.store(), |tx| {
                 Box::pin(async move {
-                    // Finished after it was scheduled, so finished before the
-                    // cutoff means scheduled before it too.
-                    let jobs = job::jobs_in_state(tx, kind, Some(cutoff_ms), CLEANUP_BATCH).await?;
-                    let mut removed = 0;
+                    let jobs = job::finished_before(tx, kind, cutoff_ms, CLEANUP_BATCH).await?;
                     for job in &jobs {
-                        if job.row.completed_time.is_some_and(|t| t < cutoff_ms) {
-                            tx.delete(job.id).await?;
-                            removed += 1;
-                        }
+                        tx.delete(job.id).await?;
                     }
-                    Ok((jobs.len(), removed))
+                    Ok(jobs.len())
                 })
             })
             .await?;
-            if removed.0 < CLEANUP_BATCH || removed.1 == 0 {
+            if removed < CLEANUP_BATCH {
                 break;
             }
         }
@@ -412,17 +508,21 @@ async fn sync_crons(runner: &Runner, crons: &[CronJob]) -> Result<(), FunctionEr
     .await
 }
 
-/// Starts the runs of the cron jobs that are due; returns the next run time
-/// of any cron job.
-async fn tick_crons(
-    runner: &Runner,
-    crons: &[CronJob],
-    now: f64,
-) -> Result<Option<f64>, FunctionError> {
+/// Starts the runs of the cron jobs that are due; returns when to look
+/// again (the next run time of any cron job, or soon after a failure; one
+/// job's failure does not hold up the others).
+async fn tick_crons(runner: &Runner, crons: &[CronJob], now: f64) -> Option<f64> {
     if crons.is_empty() {
-        return Ok(None);
+        return None;
     }
-    let rows = job::cron_rows(&runner.store().begin_read()).await?;
+    let retry = now + 1_000.0;
+    let rows = match job::cron_rows(&runner.store().begin_read()).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the cron jobs");
+            return Some(retry);
+        }
+    };
     let mut next: Option<f64> = None;
     for (id, row) in rows {
         let mut next_run = row.next_run;
@@ -430,11 +530,14 @@ async fn tick_crons(
             let Some(cron) = crons.iter().find(|c| c.name == row.name) else {
                 continue;
             };
-            next_run = tick(runner, cron, id, now).await?;
+            next_run = tick(runner, cron, id, now).await.unwrap_or_else(|e| {
+                tracing::warn!(cron = %cron.name, error = %e, "could not start a cron job's run");
+                retry
+            });
         }
         next = Some(next.map_or(next_run, |n| n.min(next_run)));
     }
-    Ok(next)
+    next
 }
 
 /// One cron tick, in one transaction: schedules a run unless the previous

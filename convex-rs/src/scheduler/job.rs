@@ -19,6 +19,8 @@ pub const SCHEDULED_FUNCTIONS_TABLE: &str = "_scheduled_functions";
 pub const CRON_JOBS_TABLE: &str = "_cron_jobs";
 /// Index of `_scheduled_functions` by state, then scheduled time.
 pub const BY_STATE: &str = "by_state";
+/// Index of `_scheduled_functions` by state, then completion time.
+pub(crate) const BY_COMPLETION: &str = "by_completion";
 /// Index of `_cron_jobs` by name.
 pub(crate) const BY_NAME: &str = "by_name";
 
@@ -112,7 +114,8 @@ impl TableType for CronJobRow {
 pub(crate) fn system_tables() -> [TableDefinition; 2] {
     [
         TableDefinition::of::<ScheduledFunction>()
-            .index(BY_STATE, &["state.kind", "scheduledTime"]),
+            .index(BY_STATE, &["state.kind", "scheduledTime"])
+            .index(BY_COMPLETION, &["state.kind", "completedTime"]),
         TableDefinition::of::<CronJobRow>().index(BY_NAME, &["name"]),
     ]
 }
@@ -234,6 +237,25 @@ pub(crate) async fn jobs_in_state(
     }
     let docs = Query::<Document>::new(tx, SCHEDULED_FUNCTIONS_TABLE)
         .with_index(BY_STATE, range)
+        .take(limit)
+        .await?;
+    docs.into_iter().map(Job::from_document).collect()
+}
+
+/// Jobs whose state is `kind` (a final one) that finished before
+/// `before_ms`, the first `limit` of them.
+pub(crate) async fn finished_before(
+    tx: &Transaction,
+    kind: &str,
+    before_ms: f64,
+    limit: usize,
+) -> Result<Vec<Job>, FunctionError> {
+    let range = IndexRange::new()
+        .eq("state.kind", kind)
+        .gte("completedTime", f64::NEG_INFINITY)
+        .lt("completedTime", before_ms);
+    let docs = Query::<Document>::new(tx, SCHEDULED_FUNCTIONS_TABLE)
+        .with_index(BY_COMPLETION, range)
         .take(limit)
         .await?;
     docs.into_iter().map(Job::from_document).collect()

@@ -6,7 +6,7 @@ use convex_rs::prelude::*;
 use crate::{Message, User};
 // ANCHOR_END: imports
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use convex_rs::query::IndexRange;
 use convex_rs::scheduler::BY_STATE;
@@ -233,7 +233,8 @@ pub async fn scheduled(ctx: &QueryCtx) -> Result<Vec<PendingSend>, FunctionError
 // ANCHOR: send_expiring
 /// Sends a message that deletes itself after `ttl_ms` milliseconds (through
 /// the internal mutation `messages:expire`). The hourly cron job
-/// `messages:purgeExpired` removes any that outlived their time anyway.
+/// `purge expired messages` (`messages:purgeExpired`) removes any that
+/// outlived their time anyway.
 #[mutation]
 pub async fn send_expiring(
     ctx: &MutationCtx,
@@ -242,15 +243,16 @@ pub async fn send_expiring(
     ttl_ms: f64,
 ) -> Result<Id<Message>, FunctionError> {
     let id = insert_message(ctx, body, user).await?;
-    let ttl_ms = ttl_ms.max(0.0);
+    let expires_at = ctx.now() + ttl_ms.max(0.0);
     ctx.db()
         .insert(&Expiry {
             message: id,
-            expires_at: ctx.now() + ttl_ms,
+            expires_at,
         })
         .await?;
+    let at = UNIX_EPOCH + Duration::from_millis(expires_at as u64);
     ctx.scheduler()
-        .run_after::<expire>(Duration::from_millis(ttl_ms as u64), ExpireArgs { id })
+        .run_at::<expire>(at, ExpireArgs { id })
         .await?;
     Ok(id)
 }

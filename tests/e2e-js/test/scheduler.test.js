@@ -71,8 +71,15 @@ test("sendLater delivers after its delay; scheduled goes from pending to empty; 
   assert.deepEqual(pending[0].state, { kind: "pending" });
   assert.ok(pending[0].scheduledTime >= sentAt + 300 - 50, `scheduledTime ${pending[0].scheduledTime} vs sent ${sentAt}`);
   assert.ok(!bodies(list.latest).includes("later"), "delivered at once");
-  await list.waitFor((m) => bodies(m).includes("later"), { timeout: 5_000 });
+  const delivered = await list.waitFor((m) => bodies(m).includes("later"), { timeout: 5_000 });
   const elapsed = Date.now() - sentAt;
+  // The delivering mutation started this long after the call's time (its
+  // message's _creationTime is the transaction's start): never early, and
+  // within a few milliseconds on an idle server (50 ms allowed for CI noise).
+  const lag = delivered.find((m) => m.body === "later")._creationTime - pending[0].scheduledTime;
+  console.log(`sendLater: the scheduled mutation started ${lag.toFixed(1)} ms after its time`);
+  assert.ok(lag >= 0, `ran ${-lag} ms early`);
+  assert.ok(lag < 50, `started ${lag} ms late`);
   assert.ok(elapsed >= 280, `delivered after ${elapsed} ms, before its 300 ms delay`);
   assert.ok(elapsed < 2_000, `delivered after ${elapsed} ms`);
   await scheduled.waitFor((s) => s.length === 0);
