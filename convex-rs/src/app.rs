@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::auth::{AuthConfig, Authenticator};
 use crate::function::{
     Caller, FunctionEntry, FunctionInfo, FunctionKind, FunctionOutcome, FunctionPath, Identity,
     Registry, Runner, RunnerConfig,
@@ -64,6 +65,7 @@ pub struct App {
     schema: Schema,
     registry: Registry,
     crons: Vec<CronJob>,
+    auth: AuthConfig,
 }
 
 impl App {
@@ -81,6 +83,18 @@ impl App {
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
+
+    /// The trusted token issuers.
+    pub fn auth(&self) -> &AuthConfig {
+        &self.auth
+    }
+
+    /// Adds trusted token issuers (from `serve --auth-config`, say) to
+    /// those the app declares.
+    pub fn with_auth_providers(mut self, extra: AuthConfig) -> Self {
+        self.auth.providers.extend(extra.providers);
+        self
+    }
 }
 
 /// Builds an [`App`].
@@ -89,6 +103,7 @@ pub struct AppBuilder {
     schema: Schema,
     entries: Vec<(Option<FunctionPath>, &'static FunctionEntry)>,
     crons: Crons,
+    auth: AuthConfig,
 }
 
 impl AppBuilder {
@@ -107,6 +122,13 @@ impl AppBuilder {
                 self.entries.push((entry.path_relative_to(root), entry));
             }
         }
+        self
+    }
+
+    /// Declares the issuers of user tokens the app trusts (Clerk, Auth0,
+    /// any OIDC or custom JWT issuer).
+    pub fn auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -156,6 +178,7 @@ impl AppBuilder {
             schema: self.schema,
             registry,
             crons,
+            auth: self.auth,
         })
     }
 }
@@ -209,11 +232,12 @@ impl Backend {
     pub async fn open(app: App, config: BackendConfig) -> Result<Backend, BackendError> {
         let store =
             Store::open_sqlite(config.sqlite, &app.schema.clone().with_system_tables()).await?;
-        let runner = Runner::with_clock(
+        let runner = Runner::with_services(
             store,
             app.registry,
             config.runner,
             config.scheduler.clock.clone(),
+            Authenticator::new(&app.auth),
         );
         let executor = if config.scheduler.enabled {
             let executor = Executor::start(runner.clone(), config.scheduler, app.crons).await;

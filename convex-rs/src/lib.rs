@@ -63,6 +63,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod app;
+pub mod auth;
 pub mod codegen;
 pub mod function;
 pub mod query;

@@ -1,6 +1,7 @@
 //! Tests of the sync server and HTTP API: the official Rust client, raw
 //! protocol sessions, bad input, exactly-once re-sent mutations.
 
+mod auth;
 mod bad_input;
 mod common;
 mod http;

@@ -12,6 +12,7 @@ use super::{
     ActionCtx, FailureKind, FunctionError, FunctionFailure, FunctionKind, FunctionPath, Identity,
     Invoker, MutationCtx, QueryCtx, RegisteredFunction, Registry, Visibility,
 };
+use crate::auth::Authenticator;
 use crate::query::{IndexRange, Query};
 use crate::scheduler::{self, JobState, SharedClock};
 use crate::schema::MUTATION_LOG_TABLE;
@@ -133,6 +134,8 @@ struct RunnerInner {
     mutation_gate: tokio::sync::RwLock<()>,
     /// Where scheduling reads the time.
     clock: SharedClock,
+    /// Verifies users' tokens.
+    auth: Authenticator,
 }
 
 /// What a mutation records in its own transaction, so that running and
@@ -159,15 +162,23 @@ fn failure(kind: FailureKind, message: String) -> FunctionFailure {
 impl Runner {
     /// A runner over `store` for the functions in `registry`.
     pub fn new(store: Store, registry: Registry, config: RunnerConfig) -> Self {
-        Self::with_clock(store, registry, config, SharedClock::system())
+        Self::with_services(
+            store,
+            registry,
+            config,
+            SharedClock::system(),
+            Authenticator::default(),
+        )
     }
 
-    /// A runner whose scheduling reads the time from `clock`.
-    pub fn with_clock(
+    /// A runner whose scheduling reads the time from `clock` and whose
+    /// callers' tokens are verified by `auth`.
+    pub fn with_services(
         store: Store,
         registry: Registry,
         config: RunnerConfig,
         clock: SharedClock,
+        auth: Authenticator,
     ) -> Self {
         Runner {
             inner: Arc::new(RunnerInner {
@@ -176,8 +187,14 @@ impl Runner {
                 config,
                 mutation_gate: tokio::sync::RwLock::new(()),
                 clock,
+                auth,
             }),
         }
+    }
+
+    /// Verifies users' tokens (the app's auth providers).
+    pub fn auth(&self) -> &Authenticator {
+        &self.inner.auth
     }
 
     /// The clock scheduled calls are timed by.

@@ -11,6 +11,7 @@ use thiserror::Error;
 use super::dev::{self, CargoTarget, DevError, DevOptions};
 use super::{Server, ServerConfig, ServerError};
 use crate::app::{App, Backend, BackendConfig, BackendError};
+use crate::auth::AuthConfig;
 use crate::codegen::CodegenError;
 use crate::store::Durability;
 
@@ -107,6 +108,10 @@ struct ServeArgs {
     /// Directory of static files (the built front end) to serve at `/`.
     #[arg(long, env = "CONVEX_STATIC")]
     static_dir: Option<PathBuf>,
+    /// A JSON file of trusted token issuers: `{"providers": [...]}` with the
+    /// fields of Convex's `auth.config.ts` (added to those the app declares).
+    #[arg(long, env = "CONVEX_AUTH_CONFIG", value_name = "PATH")]
+    auth_config: Option<PathBuf>,
     /// The most scheduled functions (and cron runs) running at once.
     #[arg(long, env = "CONVEX_SCHEDULER_CONCURRENCY", default_value_t = crate::scheduler::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     scheduler_concurrency: u16,
@@ -186,6 +191,9 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
     if let Some(dir) = serve.static_dir {
         serve_args.extend(["--static-dir".into(), dir.into()]);
     }
+    if let Some(path) = serve.auth_config {
+        serve_args.extend(["--auth-config".into(), path.into()]);
+    }
     serve_args.extend([
         "--scheduler-concurrency".into(),
         serve.scheduler_concurrency.to_string().into(),
@@ -237,7 +245,11 @@ async fn serve(
     };
     let mut config = BackendConfig::in_dir(&args.data).durability(durability);
     config.scheduler.concurrency = usize::from(args.scheduler_concurrency);
-    let backend = Backend::open(app()?, config).await?;
+    let mut app = app()?;
+    if let Some(path) = &args.auth_config {
+        app = app.with_auth_providers(AuthConfig::from_file(path)?);
+    }
+    let backend = Backend::open(app, config).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| ServerError::Bind {

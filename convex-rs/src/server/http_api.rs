@@ -73,27 +73,41 @@ fn encode(value: &Value, format: Format) -> Json {
     }
 }
 
-/// Checks the `Authorization` header. No auth providers are configured yet,
-/// so a token cannot be verified: any token is refused (rather than ignored).
-fn identity(headers: &HeaderMap) -> Result<Identity, HttpError> {
+/// The caller named by the `Authorization` header: nobody without one, the
+/// user of a `Bearer <jwt>` token verified against the app's providers.
+/// A bad token is a 401 whose code and message say why.
+async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Identity, HttpError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Identity::Unauthenticated);
     };
     let value = value.to_str().unwrap_or_default();
-    let lower = value.to_ascii_lowercase();
-    let unauthenticated = |message: String| HttpError {
+    let unauthenticated = |code: &'static str, message: String| HttpError {
         status: StatusCode::UNAUTHORIZED,
-        code: "InvalidAuthHeader",
+        code,
         message,
     };
-    if !(lower.starts_with("bearer ") || lower.starts_with("convex ")) {
-        return Err(unauthenticated(
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    match scheme.to_ascii_lowercase().as_str() {
+        "bearer" => {
+            let now = (crate::store::wall_clock_millis() / 1000.0) as u64;
+            let verified = state
+                .backend
+                .runner()
+                .auth()
+                .verify(token.trim(), now)
+                .await
+                .map_err(|e| unauthenticated(e.code, e.message))?;
+            Ok(Identity::User(Box::new(verified.identity)))
+        }
+        "convex" => Err(unauthenticated(
+            "InvalidAuthHeader",
+            "admin keys are not supported by this deployment yet".into(),
+        )),
+        _ => Err(unauthenticated(
+            "InvalidAuthHeader",
             "the Authorization header must be `Bearer <token>` or `Convex <admin key>`".into(),
-        ));
+        )),
     }
-    Err(unauthenticated(
-        "this deployment has no auth providers configured, so the token cannot be verified".into(),
-    ))
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, HttpError> {
@@ -154,7 +168,7 @@ async fn call(
 ) -> Result<Json, HttpError> {
     let request: FunctionRequest = parse_body(body)?;
     let format = parse_format(request.format.as_deref(), Format::Clean)?;
-    let identity = identity(headers)?;
+    let identity = identity(state, headers).await?;
     let args = parse_args(request.args)?;
     let runner = state.backend.runner();
     let outcome = if at_ts {
@@ -255,7 +269,7 @@ pub(super) async fn get_query(
             FunctionKind::Query,
             &q.path,
             args,
-            identity(&headers)?,
+            identity(&state, &headers).await?,
             Caller::Client,
         )
         .await;
@@ -274,7 +288,7 @@ pub(super) async fn query_batch(
     body: Bytes,
 ) -> Result<JsonResponse<Json>, HttpError> {
     let batch: BatchRequest = parse_body(&body)?;
-    let identity = identity(&headers)?;
+    let identity = identity(&state, &headers).await?;
     let ts = state.backend.store().latest_ts();
     let mut results = Vec::with_capacity(batch.queries.len());
     for q in batch.queries {
@@ -322,7 +336,7 @@ pub(super) async fn run(
         )
     })?;
     let function_path = FunctionPath::new(module, name).to_string();
-    let identity = identity(&headers)?;
+    let identity = identity(&state, &headers).await?;
     let args = parse_args(request.args)?;
     let runner = state.backend.runner();
     let kind = FunctionPath::parse(&function_path)

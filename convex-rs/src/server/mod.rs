@@ -49,6 +49,9 @@ pub enum ServerError {
     /// The backend failed to open.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// The auth config (`--auth-config`) could not be read.
+    #[error(transparent)]
+    AuthConfig(#[from] crate::auth::AuthConfigError),
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),

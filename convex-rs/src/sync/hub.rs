@@ -90,7 +90,9 @@ struct QueryKey {
 fn identity_key(identity: &Identity) -> String {
     match identity {
         Identity::Unauthenticated => String::new(),
-        Identity::User(u) => format!("user:{}", u.token_identifier),
+        // Every claim counts: two tokens of one user with different claims
+        // (a changed name) must not share a result that shows them.
+        Identity::User(u) => format!("user:{}", u.to_value().to_json()),
         Identity::Admin => "admin".to_string(),
     }
 }

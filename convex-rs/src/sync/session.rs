@@ -122,7 +122,13 @@ enum End {
     ClientGone,
     Fatal(String),
     Internal(String),
-    Auth { error: String, base_version: u32 },
+    /// A token was refused (`attempted`: in answer to an Authenticate) or
+    /// expired mid-session.
+    Auth {
+        error: String,
+        base_version: u32,
+        attempted: bool,
+    },
 }
 
 struct Session {
@@ -141,6 +147,8 @@ struct Session {
     received_query_set: u32,
     identity: Identity,
     identity_version: u32,
+    /// When the current user token expires (seconds since the epoch).
+    token_expires_at: Option<u64>,
     queries: HashMap<u32, ActiveQuery>,
     pending: VecDeque<PendingChange>,
     /// Query ids added (possibly still pending) and not removed.
@@ -202,6 +210,7 @@ pub async fn run_session(
         received_query_set: 0,
         identity: Identity::Unauthenticated,
         identity_version: 0,
+        token_expires_at: None,
         queries: HashMap::new(),
         pending: VecDeque::new(),
         known_ids: HashSet::new(),
@@ -218,7 +227,8 @@ pub async fn run_session(
     let end = loop {
         let step = tokio::select! {
             frame = incoming.recv() => match frame {
-                Some(Incoming::Text(text)) => session.handle_text(&text),
+                // Awaited here: a token is verified before later messages are handled.
+                Some(Incoming::Text(text)) => session.handle_text(&text).await,
                 Some(Incoming::Binary) => Err(End::Fatal("binary frames are not part of the protocol".into())),
                 None => Err(End::ClientGone),
             },
@@ -258,11 +268,12 @@ pub async fn run_session(
         Some(End::Auth {
             error,
             base_version,
+            attempted,
         }) => {
             let message = ServerMessage::AuthError {
                 error,
                 base_version,
-                auth_update_attempted: true,
+                auth_update_attempted: attempted,
             };
             let _ = session
                 .out
@@ -328,13 +339,30 @@ impl Session {
     }
 
     fn keep_alive(&mut self) -> Result<(), End> {
+        self.check_token()?;
         if self.last_sent.elapsed() >= self.config.ping_interval {
             self.send(&ServerMessage::Ping);
         }
         Ok(())
     }
 
-    fn handle_text(&mut self, text: &str) -> Result<(), End> {
+    /// Ends the session when the user's token has expired (the client then
+    /// fetches a fresh one and reconnects with it).
+    fn check_token(&self) -> Result<(), End> {
+        let now = (now_ms() / 1000.0) as u64;
+        match self.token_expires_at {
+            Some(exp) if now > exp + crate::auth::CLOCK_SKEW_LEEWAY.as_secs() => Err(End::Auth {
+                error:
+                    "TokenExpired: the user's token expired during the session; fetch a fresh token"
+                        .into(),
+                base_version: self.identity_version,
+                attempted: false,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn handle_text(&mut self, text: &str) -> Result<(), End> {
         tracing::trace!(message = %text, "sync message from client");
         let message: ClientMessage = serde_json::from_str(text)
             .map_err(|e| End::Fatal(format!("could not parse the client message: {e}")))?;
@@ -384,6 +412,7 @@ impl Session {
                 args,
                 ..
             } => {
+                self.check_token()?;
                 let job = MutationJob {
                     request_id,
                     path: udf_path,
@@ -412,6 +441,7 @@ impl Session {
                 args,
                 ..
             } => {
+                self.check_token()?;
                 let Ok(permit) = self.actions.clone().try_acquire_owned() else {
                     return Err(End::Internal(
                         "TooManyConcurrentRequests: too many actions in flight".into(),
@@ -444,6 +474,7 @@ impl Session {
             ClientMessage::Authenticate {
                 base_version,
                 token_type,
+                value,
                 ..
             } => {
                 if base_version != self.identity_version {
@@ -454,12 +485,32 @@ impl Session {
                 }
                 match token_type {
                     TokenType::None => {
+                        self.token_expires_at = None;
                         self.change_identity(Identity::Unauthenticated);
                         self.flush()
                     }
-                    TokenType::User | TokenType::Admin => Err(End::Auth {
-                        error: "InvalidAuthHeader: this deployment has no auth providers configured, so tokens cannot be verified".into(),
+                    TokenType::User => {
+                        let token = value.unwrap_or_default();
+                        let now = (now_ms() / 1000.0) as u64;
+                        match self.runner.auth().verify(&token, now).await {
+                            Ok(verified) => {
+                                self.token_expires_at = verified.expires_at;
+                                self.change_identity(Identity::User(Box::new(verified.identity)));
+                                self.flush()
+                            }
+                            Err(e) => Err(End::Auth {
+                                error: e.to_string(),
+                                base_version: self.identity_version,
+                                attempted: true,
+                            }),
+                        }
+                    }
+                    TokenType::Admin => Err(End::Auth {
+                        error:
+                            "InvalidAuthHeader: admin keys are not supported by this deployment yet"
+                                .into(),
                         base_version: self.identity_version,
+                        attempted: true,
                     }),
                 }
             }

@@ -1,7 +1,8 @@
 //! The chat example: users and messages.
 //!
 //! Public function paths (a contract other test suites rely on):
-//! `users:create`, `users:byToken`, `messages:send`, `messages:list`,
+//! `users:create`, `users:byToken`, `users:store`, `users:me`,
+//! `users:identity`, `messages:sendAsMe`, `messages:send`, `messages:list`,
 //! `messages:count`, `messages:get`, `messages:edit`, `messages:remove`,
 //! `messages:page`, `messages:search`, `messages:shout` (action),
 //! `messages:sendLater`, `messages:cancelScheduled`, `messages:scheduled`,

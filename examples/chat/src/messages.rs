@@ -146,6 +146,21 @@ pub async fn wipe(ctx: &MutationCtx) -> Result<(), FunctionError> {
 }
 // ANCHOR_END: wipe
 
+// ANCHOR: send_as_me
+/// Sends a message as the signed-in caller (their user is created on the
+/// first message); `UNAUTHENTICATED` when signed out.
+#[mutation]
+pub async fn send_as_me(ctx: &MutationCtx, body: String) -> Result<Id<Message>, FunctionError> {
+    let Some(identity) = ctx.auth().user_identity() else {
+        return Err(
+            ConvexError::from_json(serde_json::json!({ "code": "UNAUTHENTICATED" })).into(),
+        );
+    };
+    let user = crate::users::store_user(ctx, &identity).await?;
+    insert_message(ctx, body, user).await
+}
+// ANCHOR_END: send_as_me
+
 // ANCHOR: send_later
 /// Sends a message after `delay_ms` milliseconds: schedules the internal
 /// mutation `messages:deliver` and returns the scheduled call's id (cancel it

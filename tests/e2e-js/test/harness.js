@@ -199,11 +199,12 @@ async function spawnUntilReady({ name, label, bin, args, env, readyLine, readyTe
  * until it prints `listening on http://127.0.0.1:PORT` on stdout or stderr.
  *
  * @param {"chat"|"bank"|"notes"} app
- * @param {{port?: number, dataDir?: string, env?: Record<string, string|undefined>}} [options]
+ * @param {{port?: number, dataDir?: string, env?: Record<string, string|undefined>, args?: string[]}} [options]
  *   a fixed port and data directory (e.g. to restart a server on the same
  *   data); by default a free port and a fresh temporary directory, removed
  *   again by `stop()`. `env`: variables to set for the server on top of this
  *   process' environment (`undefined` removes one, e.g. `{EMBEDDINGS_URL: undefined}`).
+ *   `args`: more `serve` arguments (e.g. `["--auth-config", path]`).
  * @returns {Promise<{url: string, port: number, dataDir: string, pid: number,
  *   output: () => string, stop: () => Promise<{code: number|null, signal: string|null}>}>}
  */
@@ -219,7 +220,7 @@ export async function startServer(app, options = {}) {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? tempDir(`convex-rs-e2e-${app}-`);
   const url = `http://127.0.0.1:${port}`;
-  const args = ["serve", "--listen", `127.0.0.1:${port}`, "--data", dataDir];
+  const args = ["serve", "--listen", `127.0.0.1:${port}`, "--data", dataDir, ...(options.args ?? [])];
 
   const started = await spawnUntilReady({
     name: app,

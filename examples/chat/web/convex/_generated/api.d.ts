@@ -88,6 +88,12 @@ export declare const api: {
       { body: string; user: Id<"users"> },
       Id<"messages">
     >;
+    sendAsMe: FunctionReference<
+      "mutation",
+      "public",
+      { body: string },
+      Id<"messages">
+    >;
     sendExpiring: FunctionReference<
       "mutation",
       "public",
@@ -118,6 +124,19 @@ export declare const api: {
       "mutation",
       "public",
       { name: string; tokenIdentifier: string },
+      Id<"users">
+    >;
+    identity: FunctionReference<"query", "public", Record<string, never>, any>;
+    me: FunctionReference<
+      "query",
+      "public",
+      Record<string, never>,
+      Doc<"users"> | null
+    >;
+    store: FunctionReference<
+      "mutation",
+      "public",
+      Record<string, never>,
       Id<"users">
     >;
   };
