@@ -192,6 +192,10 @@ pub struct BackendConfig {
     pub runner: RunnerConfig,
     /// Scheduled functions and cron jobs.
     pub scheduler: SchedulerConfig,
+    /// The deployment's admin key: `Authorization: Convex <key>` and
+    /// `Authenticate{tokenType: "Admin"}` may call internal functions and
+    /// act as users. `None`: no admin access.
+    pub admin_key: Option<String>,
 }
 
 impl BackendConfig {
@@ -201,6 +205,7 @@ impl BackendConfig {
             sqlite: SqliteConfig::file(dir.into().join("convex.sqlite3")),
             runner: RunnerConfig::default(),
             scheduler: SchedulerConfig::default(),
+            admin_key: None,
         }
     }
 
@@ -210,6 +215,7 @@ impl BackendConfig {
             sqlite: SqliteConfig::temporary(),
             runner: RunnerConfig::default(),
             scheduler: SchedulerConfig::default(),
+            admin_key: None,
         }
     }
 
@@ -237,7 +243,11 @@ impl Backend {
             app.registry,
             config.runner,
             config.scheduler.clock.clone(),
-            Authenticator::new(&app.auth),
+            Authenticator::with_options(
+                &app.auth,
+                config.admin_key.clone(),
+                crate::auth::DEFAULT_MIN_KEY_REFETCH,
+            ),
         );
         let executor = if config.scheduler.enabled {
             let executor = Executor::start(runner.clone(), config.scheduler, app.crons).await;

@@ -18,6 +18,7 @@ use serde_json::{Value as Json, json};
 use crate::common::Raw;
 
 const APP: &str = "convex-rs-tests";
+const ADMIN_KEY: &str = "test-admin-key-0123456789";
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -411,7 +412,11 @@ async fn chat_trusting(
     use convex_rs::app::{Backend, BackendConfig};
     use convex_rs::server::{Server, ServerConfig};
     let app = chat::app()?.with_auth_providers(AuthConfig::new().oidc(&issuer.url, APP));
-    let backend = Backend::open(app, BackendConfig::in_dir(dir)).await?;
+    let config = BackendConfig {
+        admin_key: Some(ADMIN_KEY.into()),
+        ..BackendConfig::in_dir(dir)
+    };
+    let backend = Backend::open(app, config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     Ok(Server::start(backend, listener, ServerConfig::default()).await?)
 }
@@ -572,6 +577,128 @@ async fn a_refused_token_and_a_token_that_expires_mid_session_end_the_socket_wit
         "{expired}"
     );
     assert_eq!(raw.closed().await?, None);
+    server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_users_subscribed_to_one_query_each_see_their_own_identity() -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let keys = keys();
+    let issuer = Issuer::start(&[&keys.rsa]).await;
+    let dir = tempfile::tempdir()?;
+    let server = chat_trusting(&issuer, dir.path()).await?;
+    let url = crate::common::url(&server);
+    let mut subjects = Vec::new();
+    let mut subscriptions = Vec::new();
+    for subject in ["ada", "grace"] {
+        let mut client = convex::ConvexClient::new(&url).await?;
+        let mut c = claims(&issuer.url);
+        c["sub"] = json!(subject);
+        client
+            .set_auth(Some(token(&keys.rsa, Some("rsa-1"), c)))
+            .await;
+        let sub = client
+            .subscribe("users:identity", std::collections::BTreeMap::new())
+            .await?;
+        subscriptions.push((client, sub));
+        subjects.push(subject);
+    }
+    for ((_, sub), subject) in subscriptions.iter_mut().zip(subjects) {
+        let first = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await?
+            .expect("a value");
+        assert_eq!(field(&first, "subject").as_deref(), Some(subject));
+    }
+    server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_admin_key_calls_internal_functions_and_acts_as_a_user() -> anyhow::Result<()> {
+    let keys = keys();
+    let issuer = Issuer::start(&[&keys.rsa]).await;
+    let dir = tempfile::tempdir()?;
+    let server = chat_trusting(&issuer, dir.path()).await?;
+    let url = crate::common::url(&server);
+    let http = reqwest::Client::new();
+    let post = |endpoint: &str, path: &str, authorization: Option<String>| {
+        let mut request = http
+            .post(format!("{url}/api/{endpoint}"))
+            .json(&json!({"path": path, "args": {}, "format": "json"}));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        request.send()
+    };
+    // Internal: unknown to clients, callable with the admin key.
+    let hidden: Json = post("mutation", "messages:purgeExpired", None)
+        .await?
+        .json()
+        .await?;
+    assert_eq!(hidden["status"], "error", "{hidden}");
+    let ran: Json = post(
+        "mutation",
+        "messages:purgeExpired",
+        Some(format!("Convex {ADMIN_KEY}")),
+    )
+    .await?
+    .json()
+    .await?;
+    assert_eq!(ran["status"], "success", "{ran}");
+    let wrong = post(
+        "mutation",
+        "messages:purgeExpired",
+        Some("Convex not-the-key".into()),
+    )
+    .await?;
+    assert_eq!(wrong.status(), 401);
+    let wrong: Json = wrong.json().await?;
+    assert_eq!(wrong["code"], "BadAdminKey", "{wrong}");
+
+    // Acting as a user over HTTP (what ConvexHttpClient.setAdminAuth sends).
+    let acting = base64::engine::general_purpose::STANDARD.encode(
+        json!({"subject": "imp", "issuer": "https://imp.example", "name": "Imp"}).to_string(),
+    );
+    let identity: Json = post(
+        "query",
+        "users:identity",
+        Some(format!("Convex {ADMIN_KEY}:{acting}")),
+    )
+    .await?
+    .json()
+    .await?;
+    assert_eq!(
+        identity["value"]["tokenIdentifier"], "https://imp.example|imp",
+        "{identity}"
+    );
+    assert_eq!(identity["value"]["name"], "Imp");
+
+    // And over the websocket, with `impersonating`.
+    let mut raw = Raw::connect_session(&server, "c0000000-1111-4222-8333-944455556666").await?;
+    raw.send(
+        json!({"type":"Authenticate","tokenType":"Admin","value":ADMIN_KEY,"baseVersion":0,
+        "impersonating":{"tokenIdentifier":"custom|id","subject":"s","issuer":"i"}}),
+    )
+    .await?;
+    let accepted = raw.recv().await?;
+    assert_eq!(accepted["endVersion"]["identity"], 1, "{accepted}");
+    raw.send(
+        json!({"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[
+        {"type":"Add","queryId":0,"udfPath":"users:identity","args":[{}]}]}),
+    )
+    .await?;
+    let update = raw.recv().await?;
+    assert_eq!(
+        update["modifications"][0]["value"]["tokenIdentifier"], "custom|id",
+        "{update}"
+    );
+    raw.send(
+        json!({"type":"Mutation","requestId":0,"udfPath":"messages:purgeExpired","args":[{}]}),
+    )
+    .await?;
+    let response = raw.recv().await?;
+    assert_eq!(response["success"], true, "{response}");
     server.shutdown().await;
     Ok(())
 }

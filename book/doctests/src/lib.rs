@@ -57,6 +57,9 @@ pub mod tutorial {
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/scheduling.md"))]
     pub mod scheduling {}
 
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/auth.md"))]
+    pub mod auth {}
+
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/testing.md"))]
     pub mod testing {}
 

@@ -28,7 +28,14 @@ pub use config::{
 };
 use keys::{KeyLocation, KeySource};
 
-use crate::function::UserIdentity;
+use base64::Engine;
+
+use crate::function::{Identity, UserIdentity};
+
+/// Compares two secrets in time that does not depend on where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 /// How far a token's `exp` and `iat` may be off to allow for clocks that
 /// disagree a little.
@@ -109,6 +116,7 @@ struct Inner {
     providers: Vec<ProviderState>,
     http: reqwest::Client,
     min_refetch: Duration,
+    admin_key: Option<String>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -169,14 +177,24 @@ fn normalize_issuer(issuer: &str) -> String {
 }
 
 impl Authenticator {
-    /// An authenticator for `config`'s providers.
+    /// An authenticator for `config`'s providers (and no admin key).
     pub fn new(config: &AuthConfig) -> Self {
-        Self::with_min_key_refetch(config, DEFAULT_MIN_KEY_REFETCH)
+        Self::with_options(config, None, DEFAULT_MIN_KEY_REFETCH)
     }
 
     /// Like [`new`](Self::new), with another least time between key
     /// fetches caused by unknown key ids.
     pub fn with_min_key_refetch(config: &AuthConfig, min_refetch: Duration) -> Self {
+        Self::with_options(config, None, min_refetch)
+    }
+
+    /// An authenticator for `config`'s providers that also accepts the
+    /// deployment's `admin_key`.
+    pub fn with_options(
+        config: &AuthConfig,
+        admin_key: Option<String>,
+        min_refetch: Duration,
+    ) -> Self {
         let providers = config
             .providers
             .iter()
@@ -203,8 +221,53 @@ impl Authenticator {
                 providers,
                 http: http_client(),
                 min_refetch,
+                admin_key: admin_key.filter(|k| !k.is_empty()),
             }),
         }
+    }
+
+    /// Checks an admin key; `acting_as` is the identity to act as (Convex's
+    /// `UserIdentityAttributes`), if any. The result is
+    /// [`Identity::Admin`] or [`Identity::ActingAs`].
+    pub fn verify_admin(&self, key: &str, acting_as: Option<&Json>) -> Result<Identity, AuthError> {
+        let Some(expected) = &self.inner.admin_key else {
+            return Err(AuthError::invalid("this deployment has no admin key"));
+        };
+        if !same_secret(key.as_bytes(), expected.as_bytes()) {
+            return Err(AuthError {
+                code: "BadAdminKey",
+                message: "The provided admin key was invalid for this instance".into(),
+            });
+        }
+        match acting_as {
+            None | Some(Json::Null) => Ok(Identity::Admin),
+            Some(Json::Object(attributes)) => UserIdentity::from_attributes(attributes)
+                .map(|u| Identity::ActingAs(Box::new(u)))
+                .map_err(AuthError::invalid),
+            Some(other) => Err(AuthError::invalid(format!(
+                "the identity to act as must be an object, not {other}"
+            ))),
+        }
+    }
+
+    /// Checks an HTTP `Authorization: Convex <key>[:<base64 identity>]` value
+    /// (what `ConvexHttpClient.setAdminAuth` sends).
+    pub fn verify_admin_header(&self, value: &str) -> Result<Identity, AuthError> {
+        let (key, acting_as) = match value.split_once(':') {
+            None => (value, None),
+            Some((key, encoded)) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|e| {
+                        AuthError::invalid(format!("the identity to act as is not base64: {e}"))
+                    })?;
+                let json: Json = serde_json::from_slice(&bytes).map_err(|e| {
+                    AuthError::invalid(format!("the identity to act as is not JSON: {e}"))
+                })?;
+                (key, Some(json))
+            }
+        };
+        self.verify_admin(key, acting_as.as_ref())
     }
 
     /// Whether any provider is configured.

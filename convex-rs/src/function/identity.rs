@@ -15,6 +15,9 @@ pub enum Identity {
     User(Box<UserIdentity>),
     /// A deployment administrator (may call internal functions).
     Admin,
+    /// A deployment administrator acting as a user (`impersonating`): the
+    /// functions see the user; internal functions may be called.
+    ActingAs(Box<UserIdentity>),
 }
 
 /// An authenticated end user: the claims of their verified token, named as
@@ -104,6 +107,45 @@ fn flag(claims: &Map<String, Json>, name: &str) -> Option<bool> {
 }
 
 impl UserIdentity {
+    /// The identity an admin acts as: Convex's `UserIdentityAttributes`
+    /// (camelCase: `tokenIdentifier` or `issuer` and `subject`, `name`,
+    /// `email`, ... and custom fields).
+    pub fn from_attributes(attributes: &Map<String, Json>) -> Result<Self, String> {
+        let get = |name: &str| attributes.get(name).and_then(Json::as_str);
+        let (issuer, subject) = (
+            get("issuer").unwrap_or_default(),
+            get("subject").unwrap_or_default(),
+        );
+        let token_identifier = match get("tokenIdentifier") {
+            Some(t) => t.to_string(),
+            None if !issuer.is_empty() && !subject.is_empty() => format!("{issuer}|{subject}"),
+            None => {
+                return Err(
+                    "the identity to act as needs a tokenIdentifier, or an issuer and a subject"
+                        .into(),
+                );
+            }
+        };
+        // The same fields as from a token, under their claim names.
+        let mut claims = Map::new();
+        for (claim, field) in STANDARD {
+            if let Some(value) = attributes.get(field) {
+                claims.insert(claim.to_string(), value.clone());
+            }
+        }
+        let known: Vec<&str> = STANDARD.iter().map(|(_, field)| *field).collect();
+        for (name, value) in attributes {
+            if !known.contains(&name.as_str())
+                && !["tokenIdentifier", "issuer", "subject"].contains(&name.as_str())
+            {
+                claims.insert(name.clone(), value.clone());
+            }
+        }
+        let mut identity = UserIdentity::from_claims(issuer, subject, &claims);
+        identity.token_identifier = token_identifier;
+        Ok(identity)
+    }
+
     /// The identity a verified token's claims describe.
     pub fn from_claims(issuer: &str, subject: &str, claims: &Map<String, Json>) -> Self {
         let standard: Vec<&str> = STANDARD.iter().map(|(claim, _)| *claim).collect();
@@ -184,9 +226,15 @@ impl Identity {
     /// The user, if one is authenticated.
     pub fn user(&self) -> Option<&UserIdentity> {
         match self {
-            Identity::User(u) => Some(u.as_ref()),
-            _ => None,
+            Identity::User(u) | Identity::ActingAs(u) => Some(u.as_ref()),
+            Identity::Unauthenticated | Identity::Admin => None,
         }
+    }
+
+    /// Whether the caller holds the deployment's admin key (and so may call
+    /// internal functions).
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Identity::Admin | Identity::ActingAs(_))
     }
 
     /// The user's identity, if one is authenticated (Convex's

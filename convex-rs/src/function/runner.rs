@@ -340,6 +340,7 @@ impl Runner {
             journal: None,
         };
         let latest = self.inner.store.latest_ts();
+        let caller = caller_for(caller, &identity);
         let function = match self.resolve(FunctionKind::Query, path, caller) {
             Ok(f) => f,
             Err(f) => return failed(f, latest),
@@ -440,6 +441,7 @@ impl Runner {
         bookkeeping: Bookkeeping<'_>,
     ) -> FunctionOutcome {
         let failed = FunctionOutcome::failed;
+        let caller = caller_for(caller, &identity);
         let function = match self.resolve(FunctionKind::Mutation, path, caller) {
             Ok(f) => f,
             Err(f) => return failed(f),
@@ -589,6 +591,7 @@ impl Runner {
         caller: Caller,
     ) -> FunctionOutcome {
         let failed = FunctionOutcome::failed;
+        let caller = caller_for(caller, &identity);
         let function = match self.resolve(FunctionKind::Action, path, caller) {
             Ok(f) => f,
             Err(f) => return failed(f),
@@ -614,6 +617,16 @@ impl Runner {
             log_lines: logs.take(),
             ts: None,
         }
+    }
+}
+
+/// An admin (the deployment's admin key) may call internal functions, as
+/// functions can.
+fn caller_for(caller: Caller, identity: &Identity) -> Caller {
+    if identity.is_admin() {
+        Caller::Function
+    } else {
+        caller
     }
 }
 

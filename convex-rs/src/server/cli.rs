@@ -112,6 +112,12 @@ struct ServeArgs {
     /// fields of Convex's `auth.config.ts` (added to those the app declares).
     #[arg(long, env = "CONVEX_AUTH_CONFIG", value_name = "PATH")]
     auth_config: Option<PathBuf>,
+    /// The deployment's admin key (`Authorization: Convex <key>`, or
+    /// `Authenticate{tokenType: "Admin"}`: may call internal functions and act
+    /// as users). When unset, one is generated once and kept in
+    /// `DIR/admin_key` (readable only by its owner).
+    #[arg(long, env = "CONVEX_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
     /// The most scheduled functions (and cron runs) running at once.
     #[arg(long, env = "CONVEX_SCHEDULER_CONCURRENCY", default_value_t = crate::scheduler::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     scheduler_concurrency: u16,
@@ -191,6 +197,9 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
     if let Some(dir) = serve.static_dir {
         serve_args.extend(["--static-dir".into(), dir.into()]);
     }
+    if let Some(key) = serve.admin_key {
+        serve_args.extend(["--admin-key".into(), key.into()]);
+    }
     if let Some(path) = serve.auth_config {
         serve_args.extend(["--auth-config".into(), path.into()]);
     }
@@ -235,6 +244,37 @@ fn codegen(
     Ok(())
 }
 
+/// The admin key: `given`, else the one kept in `data/admin_key`, else a
+/// new one written there (mode 0600). Its path is logged, never the key.
+fn admin_key(data: &std::path::Path, given: Option<String>) -> std::io::Result<String> {
+    if let Some(key) = given.filter(|k| !k.trim().is_empty()) {
+        return Ok(key.trim().to_string());
+    }
+    let path = data.join("admin_key");
+    match std::fs::read_to_string(&path) {
+        Ok(key) if !key.trim().is_empty() => {
+            tracing::info!(path = %path.display(), "the admin key is in this file");
+            return Ok(key.trim().to_string());
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    use rand::RngExt;
+    let bytes: [u8; 32] = rand::rng().random();
+    let key: String = std::iter::once("convex-rs-admin-".to_string())
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect();
+    std::fs::create_dir_all(data)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, format!("{key}\n").as_bytes())?;
+    tracing::info!(path = %path.display(), "generated an admin key; it is in this file");
+    Ok(key)
+}
+
 async fn serve(
     app: impl FnOnce() -> Result<App, BackendError>,
     args: ServeArgs,
@@ -245,6 +285,7 @@ async fn serve(
     };
     let mut config = BackendConfig::in_dir(&args.data).durability(durability);
     config.scheduler.concurrency = usize::from(args.scheduler_concurrency);
+    config.admin_key = Some(admin_key(&args.data, args.admin_key.clone())?);
     let mut app = app()?;
     if let Some(path) = &args.auth_config {
         app = app.with_auth_providers(AuthConfig::from_file(path)?);

@@ -74,7 +74,8 @@ fn encode(value: &Value, format: Format) -> Json {
 }
 
 /// The caller named by the `Authorization` header: nobody without one, the
-/// user of a `Bearer <jwt>` token verified against the app's providers.
+/// user of a `Bearer <jwt>` token verified against the app's providers, an
+/// admin for `Convex <admin key>` (acting as the identity after a `:`).
 /// A bad token is a 401 whose code and message say why.
 async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Identity, HttpError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
@@ -99,10 +100,12 @@ async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Identity, Htt
                 .map_err(|e| unauthenticated(e.code, e.message))?;
             Ok(Identity::User(Box::new(verified.identity)))
         }
-        "convex" => Err(unauthenticated(
-            "InvalidAuthHeader",
-            "admin keys are not supported by this deployment yet".into(),
-        )),
+        "convex" => state
+            .backend
+            .runner()
+            .auth()
+            .verify_admin_header(token.trim())
+            .map_err(|e| unauthenticated(e.code, e.message)),
         _ => Err(unauthenticated(
             "InvalidAuthHeader",
             "the Authorization header must be `Bearer <token>` or `Convex <admin key>`".into(),

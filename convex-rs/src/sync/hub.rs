@@ -94,6 +94,7 @@ fn identity_key(identity: &Identity) -> String {
         // (a changed name) must not share a result that shows them.
         Identity::User(u) => format!("user:{}", u.to_value().to_json()),
         Identity::Admin => "admin".to_string(),
+        Identity::ActingAs(u) => format!("admin-as:{}", u.to_value().to_json()),
     }
 }
 

@@ -475,7 +475,8 @@ impl Session {
                 base_version,
                 token_type,
                 value,
-                ..
+                impersonating,
+                acting_as,
             } => {
                 if base_version != self.identity_version {
                     return Err(End::Internal(format!(
@@ -505,13 +506,22 @@ impl Session {
                             }),
                         }
                     }
-                    TokenType::Admin => Err(End::Auth {
-                        error:
-                            "InvalidAuthHeader: admin keys are not supported by this deployment yet"
-                                .into(),
-                        base_version: self.identity_version,
-                        attempted: true,
-                    }),
+                    TokenType::Admin => {
+                        let key = value.unwrap_or_default();
+                        let acting_as = impersonating.or(acting_as);
+                        match self.runner.auth().verify_admin(&key, acting_as.as_ref()) {
+                            Ok(identity) => {
+                                self.token_expires_at = None;
+                                self.change_identity(identity);
+                                self.flush()
+                            }
+                            Err(e) => Err(End::Auth {
+                                error: e.to_string(),
+                                base_version: self.identity_version,
+                                attempted: true,
+                            }),
+                        }
+                    }
                 }
             }
             ClientMessage::Event { .. } => Ok(()),

@@ -29,6 +29,7 @@ import {
 
 const api = anyApi;
 const APP_ID = "convex-rs-e2e";
+const ADMIN_KEY = "e2e-admin-key-4d3c2b1a";
 installCrashGuard();
 
 const key = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -77,7 +78,7 @@ before(async () => {
   dir = tempDir("convex-rs-e2e-auth-");
   const config = path.join(dir, "auth.config.json");
   fs.writeFileSync(config, JSON.stringify({ providers: [{ domain: issuerUrl, applicationID: APP_ID }] }));
-  server = await startServer("chat", { args: ["--auth-config", config] });
+  server = await startServer("chat", { args: ["--auth-config", config, "--admin-key", ADMIN_KEY] });
 }, { timeout: 60_000 });
 
 after(async () => {
@@ -168,4 +169,33 @@ test("ConvexHttpClient.setAuth sends the token; a bad one is refused", { timeout
   await assert.rejects(client.query(api.users.identity, {}), /Could not verify token signature/);
   client.clearAuth();
   assert.equal(await client.query(api.users.identity, {}), null);
+});
+
+test("the admin key calls an internal function and impersonates a user; without --admin-key one is generated", { timeout: 60_000 }, async () => {
+  const admin = new ConvexHttpClient(server.url);
+  const anonymous = new ConvexHttpClient(server.url);
+  await assert.rejects(anonymous.mutation(api.messages.purgeExpired, {}), /Could not find public function/);
+  admin.setAdminAuth(ADMIN_KEY);
+  assert.equal(await admin.mutation(api.messages.purgeExpired, {}), 0);
+  admin.setAdminAuth(ADMIN_KEY, { subject: "imp", issuer: "https://imp.example", name: "Impersonated" });
+  const identity = await admin.query(api.users.identity, {});
+  assert.equal(identity.tokenIdentifier, "https://imp.example|imp");
+  assert.equal(identity.name, "Impersonated");
+  admin.setAdminAuth("not-the-key");
+  await assert.rejects(admin.query(api.users.identity, {}), /admin key was invalid/);
+
+  // A server started without --admin-key keeps a generated one in its data
+  // directory, readable only by its owner, and it works.
+  const plain = await startServer("chat");
+  try {
+    const file = path.join(plain.dataDir, "admin_key");
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    const generated = fs.readFileSync(file, "utf8").trim();
+    assert.ok(!plain.output().includes(generated), "the key was logged");
+    const client = new ConvexHttpClient(plain.url);
+    client.setAdminAuth(generated);
+    assert.equal(await client.mutation(api.messages.purgeExpired, {}), 0);
+  } finally {
+    await plain.stop();
+  }
 });
