@@ -12,6 +12,7 @@ import { api } from "../convex/_generated/api";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 // ANCHOR_END: imports
 import { DEFAULT_NAME, useIdentity, type Identity } from "./identity";
+import { SignIn } from "./SignIn";
 
 type Message = Doc<"messages">;
 
@@ -66,6 +67,7 @@ export function App() {
       <main className="layout">
         <Chat identity={identity} />
         <div className="sidebar">
+          <SignIn />
           <Search />
           <History />
         </div>

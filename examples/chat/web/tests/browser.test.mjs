@@ -20,6 +20,10 @@ const chatBin = resolve(
   process.env.CHAT_BIN ?? "../../../target/debug/chat",
 );
 const distDir = join(webDir, "dist");
+const issuerBin = resolve(
+  webDir,
+  process.env.DEV_ISSUER_BIN ?? join(dirname(chatBin), "dev-issuer"),
+);
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const screenshotPath = resolve(
   webDir,
@@ -33,6 +37,8 @@ const CLICK_TO_APPEAR_BOUND_MS = 250;
 const CLICK_TO_APPEAR_ROUNDS = 5;
 
 let server; // ChildProcess
+let issuer; // ChildProcess: the dev issuer the sign-in box gets tokens from
+let issuerUrl;
 let serverLog = "";
 let dataDir;
 let baseUrl;
@@ -68,6 +74,8 @@ function startServer(port) {
         dataDir,
         "--static-dir",
         distDir,
+        "--auth-config",
+        join(dataDir, "auth.config.json"),
       ],
       {
         stdio: ["ignore", "pipe", "pipe"],
@@ -101,6 +109,36 @@ function startServer(port) {
           `chat exited early (code ${code}, signal ${signal}):\n${serverLog}`,
         ),
       );
+    });
+  });
+}
+
+/** Starts the dev issuer on a free port; resolves with its URL. */
+function startIssuer() {
+  return new Promise((resolveStart, reject) => {
+    let log = "";
+    issuer = spawn(
+      issuerBin,
+      ["--listen", "127.0.0.1:0", "--write-config", join(dataDir, "auth.config.json")],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const timer = setTimeout(
+      () => reject(new Error(`dev-issuer did not start within 30 s:\n${log}`)),
+      30_000,
+    );
+    const onData = (chunk) => {
+      log += chunk.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolveStart(m[1]);
+      }
+    };
+    issuer.stdout.on("data", onData);
+    issuer.stderr.on("data", onData);
+    issuer.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
     });
   });
 }
@@ -200,6 +238,11 @@ before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "chat-browser-test-"));
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
+  assert.ok(
+    existsSync(issuerBin),
+    `dev-issuer binary not found at ${issuerBin} (cargo build -p chat --bins)`,
+  );
+  issuerUrl = await startIssuer();
   server = await startServer(port);
   // Twelve older messages, so the history panel has more than one page.
   const seeder = await callMutation("users:create", {
@@ -241,6 +284,7 @@ after(async () => {
   }
   await browser?.close();
   await stopServer(server);
+  await stopServer(issuer);
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -486,4 +530,31 @@ test("search results are live and follow typing", async () => {
   await callMutation("messages:remove", { id });
   await results.first().waitFor({ state: "detached", timeout: TIMEOUT });
   await pageA.waitForSelector(settled, { timeout: TIMEOUT });
+});
+
+test("signing in with the dev issuer: the identity shows, messages go out as the user, sign out", async () => {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  const page = await context.newPage();
+  await page.goto(`${baseUrl}/?issuer=${encodeURIComponent(issuerUrl)}`);
+  await page.getByTestId("signin-name").fill("Ada Lovelace");
+  await page.getByTestId("signin").click();
+  const signedIn = page.getByTestId("signed-in-as");
+  await signedIn.waitFor({ timeout: TIMEOUT });
+  assert.match(await signedIn.innerText(), /Signed in as Ada Lovelace/);
+
+  const text = `as myself ${Date.now()}`;
+  await page.getByTestId("send-as-me-input").fill(text);
+  await page.getByTestId("send-as-me").click();
+  // It reaches every page, and the server made Ada's user from her token.
+  await messages(pageB, text).waitFor({ timeout: TIMEOUT });
+  const ada = await fetch(`${baseUrl}/api/query`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ path: "users:byToken", args: { tokenIdentifier: `${issuerUrl}|ada-lovelace` }, format: "json" }),
+  }).then((r) => r.json());
+  assert.equal(ada.value?.name, "Ada Lovelace", JSON.stringify(ada));
+
+  await page.getByTestId("signout").click();
+  await page.getByTestId("signin-name").waitFor({ timeout: TIMEOUT });
+  await context.close();
 });
