@@ -404,6 +404,16 @@ async fn a_key_server_that_is_down_refuses_tokens_with_a_clear_error() {
     assert!(started.elapsed() < convex_rs::auth::KEY_FETCH_TIMEOUT + Duration::from_secs(1));
 }
 
+/// An issuer with the RSA key and the chat app trusting it, with its data
+/// directory (removed when dropped).
+async fn chat_with_issuer() -> anyhow::Result<(Issuer, convex_rs::server::Server, tempfile::TempDir)>
+{
+    let issuer = Issuer::start(&[&keys().rsa]).await;
+    let dir = tempfile::tempdir()?;
+    let server = chat_trusting(&issuer, dir.path()).await?;
+    Ok((issuer, server, dir))
+}
+
 /// The chat app trusting `issuer` (as an OIDC provider), on a free port.
 async fn chat_trusting(
     issuer: &Issuer,
@@ -434,9 +444,7 @@ fn field(value: &convex::FunctionResult, name: &str) -> Option<String> {
 #[tokio::test]
 async fn the_official_client_authenticates_and_functions_see_the_identity() -> anyhow::Result<()> {
     let keys = keys();
-    let issuer = Issuer::start(&[&keys.rsa]).await;
-    let dir = tempfile::tempdir()?;
-    let server = chat_trusting(&issuer, dir.path()).await?;
+    let (issuer, server, _dir) = chat_with_issuer().await?;
     let url = crate::common::url(&server);
     let mut client = convex::ConvexClient::new(&url).await?;
     let empty = std::collections::BTreeMap::new();
@@ -498,9 +506,7 @@ async fn the_official_client_authenticates_and_functions_see_the_identity() -> a
 #[tokio::test]
 async fn http_requests_authenticate_with_a_bearer_token() -> anyhow::Result<()> {
     let keys = keys();
-    let issuer = Issuer::start(&[&keys.rsa]).await;
-    let dir = tempfile::tempdir()?;
-    let server = chat_trusting(&issuer, dir.path()).await?;
+    let (issuer, server, _dir) = chat_with_issuer().await?;
     let url = crate::common::url(&server);
     let http = reqwest::Client::new();
     let ask = |token: String| {
@@ -533,9 +539,7 @@ async fn http_requests_authenticate_with_a_bearer_token() -> anyhow::Result<()> 
 async fn a_refused_token_and_a_token_that_expires_mid_session_end_the_socket_with_auth_errors()
 -> anyhow::Result<()> {
     let keys = keys();
-    let issuer = Issuer::start(&[&keys.rsa]).await;
-    let dir = tempfile::tempdir()?;
-    let server = chat_trusting(&issuer, dir.path()).await?;
+    let (issuer, server, _dir) = chat_with_issuer().await?;
 
     // Wrongly signed: AuthError answering the Authenticate, then close.
     let mut raw = Raw::connect_session(&server, "a0000000-1111-4222-8333-944455556666").await?;
@@ -585,9 +589,7 @@ async fn a_refused_token_and_a_token_that_expires_mid_session_end_the_socket_wit
 async fn two_users_subscribed_to_one_query_each_see_their_own_identity() -> anyhow::Result<()> {
     use futures::StreamExt;
     let keys = keys();
-    let issuer = Issuer::start(&[&keys.rsa]).await;
-    let dir = tempfile::tempdir()?;
-    let server = chat_trusting(&issuer, dir.path()).await?;
+    let (issuer, server, _dir) = chat_with_issuer().await?;
     let url = crate::common::url(&server);
     let mut subjects = Vec::new();
     let mut subscriptions = Vec::new();
@@ -616,10 +618,7 @@ async fn two_users_subscribed_to_one_query_each_see_their_own_identity() -> anyh
 
 #[tokio::test]
 async fn the_admin_key_calls_internal_functions_and_acts_as_a_user() -> anyhow::Result<()> {
-    let keys = keys();
-    let issuer = Issuer::start(&[&keys.rsa]).await;
-    let dir = tempfile::tempdir()?;
-    let server = chat_trusting(&issuer, dir.path()).await?;
+    let (_issuer, server, _dir) = chat_with_issuer().await?;
     let url = crate::common::url(&server);
     let http = reqwest::Client::new();
     let post = |endpoint: &str, path: &str, authorization: Option<String>| {

@@ -151,11 +151,7 @@ pub async fn wipe(ctx: &MutationCtx) -> Result<(), FunctionError> {
 /// first message); `UNAUTHENTICATED` when signed out.
 #[mutation]
 pub async fn send_as_me(ctx: &MutationCtx, body: String) -> Result<Id<Message>, FunctionError> {
-    let Some(identity) = ctx.auth().user_identity() else {
-        return Err(
-            ConvexError::from_json(serde_json::json!({ "code": "UNAUTHENTICATED" })).into(),
-        );
-    };
+    let identity = crate::users::caller(ctx.auth())?;
     let user = crate::users::store_user(ctx, &identity).await?;
     insert_message(ctx, body, user).await
 }

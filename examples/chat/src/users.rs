@@ -44,7 +44,7 @@ pub async fn by_token(
 
 // ANCHOR: auth
 /// The caller's identity, or the `UNAUTHENTICATED` error clients can match on.
-fn caller(auth: &Identity) -> Result<UserIdentity, FunctionError> {
+pub(crate) fn caller(auth: &Identity) -> Result<UserIdentity, FunctionError> {
     auth.user_identity().ok_or_else(|| {
         ConvexError::from_json(serde_json::json!({ "code": "UNAUTHENTICATED" })).into()
     })
