@@ -279,6 +279,40 @@ async fn every_check_refuses_with_its_own_message() {
         no_provider.starts_with("NoAuthProvider: No auth provider found matching the given token"),
         "{no_provider}"
     );
+    // Found by review: without `aud` (or with one that is not strings) the
+    // audience check used to be skipped.
+    for aud in [json!(null), json!(5), json!([APP, 1])] {
+        let token = token(
+            &keys.rsa,
+            Some("rsa-1"),
+            with(json!({ "aud": aud.clone() })),
+        );
+        let message = refused(token).await;
+        assert!(
+            message.contains("aud (audience) does not include"),
+            "aud {aud}: {message}"
+        );
+    }
+    let listed = token(
+        &keys.rsa,
+        Some("rsa-1"),
+        with(json!({ "aud": ["other", APP] })),
+    );
+    verify(&auth, &listed)
+        .await
+        .expect("a list holding the app");
+    // Fractional seconds in exp: still a time (the session's expiry check needs it).
+    let fractional = token(
+        &keys.rsa,
+        Some("rsa-1"),
+        with(json!({ "exp": now() as f64 + 600.5 })),
+    );
+    let exp = verify(&auth, &fractional)
+        .await
+        .expect("valid")
+        .expires_at
+        .expect("an exp");
+    assert!((now() + 598..=now() + 601).contains(&exp), "exp {exp}");
     let audience = refused(token(
         &keys.rsa,
         Some("rsa-1"),

@@ -30,8 +30,16 @@ pub(crate) struct KeySource {
 #[derive(Default)]
 struct Cached {
     keys: Option<Arc<JwkSet>>,
+    /// When the keys were last fetched successfully.
     fetched_at: Option<Instant>,
+    /// When a fetch was last tried (successful or not): fetches caused by
+    /// tokens are at most one per `min_refetch`, even while they fail.
+    tried_at: Option<Instant>,
 }
+
+/// Keys older than this are fetched again before use, so a key a provider
+/// withdrew stops being trusted.
+const MAX_KEY_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl KeySource {
     pub(crate) fn new(location: KeyLocation) -> Self {
@@ -52,17 +60,33 @@ impl KeySource {
         min_refetch: Duration,
     ) -> Result<Jwk, AuthError> {
         let mut cache = self.cache.lock().await;
-        let keys = match &cache.keys {
-            Some(keys) => keys.clone(),
-            None => self.refresh(http, &mut cache).await?,
+        let tried_recently =
+            |cache: &Cached| cache.tried_at.is_some_and(|at| at.elapsed() < min_refetch);
+        let stale = cache.fetched_at.is_none_or(|at| at.elapsed() > MAX_KEY_AGE);
+        let keys = match (&cache.keys, stale) {
+            (Some(keys), false) => keys.clone(),
+            (Some(keys), true) if tried_recently(&cache) => keys.clone(),
+            (Some(keys), true) => {
+                let old = keys.clone();
+                match self.refresh(http, &mut cache).await {
+                    Ok(keys) => keys,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not refresh a provider's keys; using the cached ones");
+                        old
+                    }
+                }
+            }
+            (None, _) if tried_recently(&cache) => {
+                return Err(AuthError::keys(
+                    "the provider's keys could not be fetched a moment ago; try again shortly",
+                ));
+            }
+            (None, _) => self.refresh(http, &mut cache).await?,
         };
         match choose(&keys, kid)? {
             Some(key) => Ok(key),
             None => {
-                let recent = cache
-                    .fetched_at
-                    .is_some_and(|at| at.elapsed() < min_refetch);
-                let keys = if recent {
+                let keys = if tried_recently(&cache) {
                     keys
                 } else {
                     self.refresh(http, &mut cache).await?
@@ -82,6 +106,7 @@ impl KeySource {
         http: &reqwest::Client,
         cache: &mut Cached,
     ) -> Result<Arc<JwkSet>, AuthError> {
+        cache.tried_at = Some(Instant::now());
         let keys = Arc::new(fetch_keys(http, &self.location).await?);
         cache.keys = Some(keys.clone());
         cache.fetched_at = Some(Instant::now());

@@ -94,7 +94,7 @@ impl VerifiedToken {
     /// Whether the token has expired by `now_secs` (with the leeway).
     pub fn is_expired_at(&self, now_secs: u64) -> bool {
         self.expires_at
-            .is_some_and(|exp| now_secs > exp + CLOCK_SKEW_LEEWAY.as_secs())
+            .is_some_and(|exp| now_secs > exp.saturating_add(CLOCK_SKEW_LEEWAY.as_secs()))
     }
 }
 
@@ -328,10 +328,17 @@ impl Authenticator {
         let mut validation = Validation::new(header.alg);
         validation.leeway = CLOCK_SKEW_LEEWAY.as_secs();
         validation.set_issuer(&[issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         match &provider.application_id {
-            Some(app) => validation.set_audience(&[app]),
-            None => validation.validate_aud = false,
+            Some(app) => {
+                validation.set_audience(&[app]);
+                // Without this a token with no `aud` would pass the check.
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+                check_audience(&unverified, app)?;
+            }
+            None => {
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+            }
         }
         let claims = jsonwebtoken::decode::<Map<String, Json>>(token, &key, &validation)
             .map_err(|e| match e.kind() {
@@ -365,7 +372,18 @@ impl Authenticator {
             }
             Some(_) => return Err(AuthError::invalid("the token's iat is not a number")),
         }
-        let expires_at = claims.get("exp").and_then(Json::as_u64);
+        // Some issuers write fractional seconds; a number that is not a
+        // time is refused (jsonwebtoken has checked it is in the future).
+        let expires_at = match claims.get("exp").and_then(Json::as_f64) {
+            Some(exp) if exp.is_finite() && exp >= 0.0 => {
+                Some(exp.floor().min(u64::MAX as f64) as u64)
+            }
+            _ => {
+                return Err(AuthError::invalid(
+                    "the token's exp is not a time in seconds",
+                ));
+            }
+        };
         let Some(Json::String(subject)) = claims.get("sub") else {
             return Err(AuthError::invalid(
                 "the token's sub (subject) is not a string",
@@ -376,6 +394,25 @@ impl Authenticator {
             identity,
             expires_at,
         })
+    }
+}
+
+/// The token's `aud` must be the application id or a list holding it (and
+/// nothing but strings).
+fn check_audience(claims: &Map<String, Json>, app: &str) -> Result<(), AuthError> {
+    let fits = match claims.get("aud") {
+        Some(Json::String(aud)) => aud == app,
+        Some(Json::Array(list)) => {
+            list.iter().all(Json::is_string) && list.iter().any(|a| a.as_str() == Some(app))
+        }
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(AuthError::invalid(format!(
+            "the token's aud (audience) does not include the provider's applicationID {app:?}"
+        )))
     }
 }
 

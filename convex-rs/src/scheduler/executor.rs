@@ -425,7 +425,7 @@ async fn fail_interrupted_actions(runner: &Runner) -> Result<(), FunctionError> 
     loop {
         let marked = system_transaction(runner.store(), |tx| {
             Box::pin(async move {
-                let jobs = job::jobs_in_state(tx, "inProgress", None, CLEANUP_BATCH).await?;
+                let jobs = job::jobs_in_state(tx, "inProgress", CLEANUP_BATCH).await?;
                 for job in &jobs {
                     let failed = JobState::Failed {
                         error: INTERRUPTED_ACTION.to_string(),

@@ -220,23 +220,17 @@ pub(crate) async fn pending_jobs(
     tx: &Transaction,
     limit: usize,
 ) -> Result<Vec<Job>, FunctionError> {
-    jobs_in_state(tx, "pending", None, limit).await
+    jobs_in_state(tx, "pending", limit).await
 }
 
-/// Jobs whose state is `kind`, scheduled before `before_ms` if given, in
-/// scheduled order.
+/// Jobs whose state is `kind`, in scheduled order, the first `limit` of them.
 pub(crate) async fn jobs_in_state(
     tx: &Transaction,
     kind: &str,
-    before_ms: Option<f64>,
     limit: usize,
 ) -> Result<Vec<Job>, FunctionError> {
-    let mut range = IndexRange::new().eq("state.kind", kind);
-    if let Some(before) = before_ms {
-        range = range.lt("scheduledTime", before);
-    }
     let docs = Query::<Document>::new(tx, SCHEDULED_FUNCTIONS_TABLE)
-        .with_index(BY_STATE, range)
+        .with_index(BY_STATE, IndexRange::new().eq("state.kind", kind))
         .take(limit)
         .await?;
     docs.into_iter().map(Job::from_document).collect()

@@ -197,9 +197,12 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
     if let Some(dir) = serve.static_dir {
         serve_args.extend(["--static-dir".into(), dir.into()]);
     }
-    if let Some(key) = serve.admin_key {
-        serve_args.extend(["--admin-key".into(), key.into()]);
-    }
+    // Not on the child's command line, where any local user could read it.
+    let serve_env: Vec<(OsString, OsString)> = serve
+        .admin_key
+        .map(|key| ("CONVEX_ADMIN_KEY".into(), key.into()))
+        .into_iter()
+        .collect();
     if let Some(path) = serve.auth_config {
         serve_args.extend(["--auth-config".into(), path.into()]);
     }
@@ -217,6 +220,7 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
         },
         listen: serve.listen,
         serve_args,
+        serve_env,
         codegen_out: args.codegen_out,
         watch: args.watch,
     })
@@ -253,6 +257,12 @@ fn admin_key(data: &std::path::Path, given: Option<String>) -> std::io::Result<S
     let path = data.join("admin_key");
     match std::fs::read_to_string(&path) {
         Ok(key) if !key.trim().is_empty() => {
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(&path)
+                && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 != 0
+            {
+                tracing::warn!(path = %path.display(), "the admin key file is readable by other users; chmod 600 it");
+            }
             tracing::info!(path = %path.display(), "the admin key is in this file");
             return Ok(key.trim().to_string());
         }
@@ -266,11 +276,18 @@ fn admin_key(data: &std::path::Path, given: Option<String>) -> std::io::Result<S
         .chain(bytes.iter().map(|b| format!("{b:02x}")))
         .collect();
     std::fs::create_dir_all(data)?;
+    // A fresh file (never one planted there), readable only by its owner,
+    // renamed into place.
+    let temporary = data.join(format!("admin_key.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&temporary);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(&path)?, format!("{key}\n").as_bytes())?;
+    let mut file = options.open(&temporary)?;
+    std::io::Write::write_all(&mut file, format!("{key}\n").as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, &path)?;
     tracing::info!(path = %path.display(), "generated an admin key; it is in this file");
     Ok(key)
 }

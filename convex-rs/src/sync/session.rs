@@ -351,7 +351,7 @@ impl Session {
     fn check_token(&self) -> Result<(), End> {
         let now = (now_ms() / 1000.0) as u64;
         match self.token_expires_at {
-            Some(exp) if now > exp + crate::auth::CLOCK_SKEW_LEEWAY.as_secs() => Err(End::Auth {
+            Some(exp) if now > exp.saturating_add(crate::auth::CLOCK_SKEW_LEEWAY.as_secs()) => Err(End::Auth {
                 error:
                     "TokenExpired: the user's token expired during the session; fetch a fresh token"
                         .into(),
@@ -363,7 +363,12 @@ impl Session {
     }
 
     async fn handle_text(&mut self, text: &str) -> Result<(), End> {
-        tracing::trace!(message = %text, "sync message from client");
+        if text.contains("\"Authenticate\"") {
+            // Its token or admin key is a secret: not logged.
+            tracing::trace!("sync message from client: Authenticate");
+        } else {
+            tracing::trace!(message = %text, "sync message from client");
+        }
         let message: ClientMessage = serde_json::from_str(text)
             .map_err(|e| End::Fatal(format!("could not parse the client message: {e}")))?;
         if !self.connected && !matches!(message, ClientMessage::Connect { .. }) {

@@ -76,6 +76,9 @@ pub(crate) struct DevOptions {
     pub(crate) listen: SocketAddr,
     /// Further `serve` arguments (`--data`, `--durability`, `--static-dir`).
     pub(crate) serve_args: Vec<OsString>,
+    /// Environment variables for the `serve` child (secrets such as the
+    /// admin key go here, not on its command line).
+    pub(crate) serve_env: Vec<(OsString, OsString)>,
     /// Where to write the TypeScript files after each build.
     pub(crate) codegen_out: Option<PathBuf>,
     /// Extra files or directories to watch.
@@ -190,7 +193,14 @@ impl DevLoop {
             old.stop(GRACE).await.map_err(DevError::Io)?;
         }
         let listen = self.listen.unwrap_or(self.options.listen);
-        match ServerProcess::start(&executable, listen, &self.options.serve_args).await {
+        match ServerProcess::start(
+            &executable,
+            listen,
+            &self.options.serve_args,
+            &self.options.serve_env,
+        )
+        .await
+        {
             Ok(server) => {
                 self.listen = Some(server.addr());
                 self.server = Some(server);

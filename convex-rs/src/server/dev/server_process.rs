@@ -30,8 +30,10 @@ impl ServerProcess {
         executable: &Path,
         listen: SocketAddr,
         args: &[OsString],
+        envs: &[(OsString, OsString)],
     ) -> Result<Self, DevError> {
         let mut child = Command::new(executable)
+            .envs(envs.iter().map(|(k, v)| (k, v)))
             .arg("serve")
             .arg("--listen")
             .arg(listen.to_string())
