@@ -74,6 +74,9 @@ pub(crate) struct TxContext {
     pub(crate) tx: Transaction,
     pub(crate) identity: Identity,
     pub(crate) logs: LogLines,
+    /// What the transaction scheduled (for the limits, and to wake the
+    /// scheduler after the commit).
+    pub(crate) scheduled: Mutex<Budget>,
     rng: Mutex<StdRng>,
 }
 
@@ -84,6 +87,7 @@ impl TxContext {
             tx,
             identity,
             logs: LogLines::default(),
+            scheduled: Mutex::new(Budget::default()),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
         })
     }
@@ -144,7 +148,6 @@ impl QueryCtx {
 pub struct MutationCtx {
     pub(crate) inner: Arc<TxContext>,
     pub(crate) runner: Runner,
-    pub(crate) scheduled: Mutex<Budget>,
 }
 
 impl MutationCtx {
@@ -158,7 +161,7 @@ impl MutationCtx {
     /// Schedules calls to run later, as part of this mutation's transaction:
     /// if the mutation fails, nothing it scheduled remains.
     pub fn scheduler(&self) -> Scheduler<'_> {
-        Scheduler::in_transaction(&self.runner, &self.inner.tx, &self.scheduled)
+        Scheduler::in_transaction(&self.runner, &self.inner.tx, &self.inner.scheduled)
     }
 
     shared_ctx_methods!();

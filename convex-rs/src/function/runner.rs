@@ -136,6 +136,9 @@ struct RunnerInner {
     clock: SharedClock,
     /// Verifies users' tokens.
     auth: Authenticator,
+    /// Woken after a commit that scheduled calls, so the scheduler looks
+    /// for due ones (commits that schedule nothing cost it nothing).
+    scheduler_wakeup: tokio::sync::Notify,
 }
 
 /// What a mutation records in its own transaction, so that running and
@@ -188,8 +191,14 @@ impl Runner {
                 mutation_gate: tokio::sync::RwLock::new(()),
                 clock,
                 auth,
+                scheduler_wakeup: tokio::sync::Notify::new(),
             }),
         }
+    }
+
+    /// Wakes the scheduler after calls were scheduled.
+    pub(crate) fn scheduler_wakeup(&self) -> &tokio::sync::Notify {
+        &self.inner.scheduler_wakeup
     }
 
     /// Verifies users' tokens (the app's auth providers).
@@ -481,7 +490,6 @@ impl Runner {
             let mutation_ctx = MutationCtx {
                 inner: ctx.clone(),
                 runner: self.clone(),
-                scheduled: Default::default(),
             };
             let result = invoke(mutation_ctx, args.clone())
                 .await
@@ -500,10 +508,19 @@ impl Runner {
                 ));
             };
             let log_lines = ctx.logs.take();
+            let scheduled = ctx
+                .scheduled
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .calls()
+                > 0;
             let error = match result {
                 Err(e) => e,
                 Ok(value) => match self.inner.store.commit(ctx.tx).await {
                     Ok(ts) => {
+                        if scheduled {
+                            self.inner.scheduler_wakeup.notify_one();
+                        }
                         return FunctionOutcome {
                             result: Ok(value),
                             log_lines,

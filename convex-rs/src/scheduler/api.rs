@@ -26,6 +26,13 @@ pub(crate) struct Budget {
     args_bytes: usize,
 }
 
+impl Budget {
+    /// How many calls were scheduled.
+    pub(crate) fn calls(&self) -> usize {
+        self.calls
+    }
+}
+
 enum Target<'a> {
     /// Scheduling is part of a mutation's transaction.
     Transaction {
@@ -208,11 +215,13 @@ impl<'a> Scheduler<'a> {
                 job::insert_job(tx, name, args, at_ms)?
             }
             Target::Immediate => {
-                system_transaction(self.runner.store(), move |tx| {
+                let id = system_transaction(self.runner.store(), move |tx| {
                     let (name, args) = (name.clone(), args.clone());
                     Box::pin(async move { job::insert_job(tx, name, args, at_ms) })
                 })
-                .await?
+                .await?;
+                self.runner.scheduler_wakeup().notify_one();
+                id
             }
         };
         Ok(Id::new(id))

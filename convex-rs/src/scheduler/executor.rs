@@ -9,15 +9,14 @@ use std::time::Duration;
 
 use futures::FutureExt;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::SchedulerConfig;
 use super::api::system_transaction;
 use super::cron::CronJob;
-use super::job::{self, CRON_JOBS_TABLE, Job, JobState, SCHEDULED_FUNCTIONS_TABLE};
+use super::job::{self, CRON_JOBS_TABLE, Job, JobState};
 use crate::function::{Caller, FailureKind, FunctionError, FunctionKind, Identity, Runner};
-use crate::store::{CommitInfo, IndexId};
 use crate::value::DocumentId;
 
 /// What an action interrupted by a stop or crash is marked failed with.
@@ -120,8 +119,6 @@ async fn run(
     mut set_up: bool,
 ) {
     let clock = runner.clock().clone();
-    let watched = watched_indexes(&runner);
-    let mut commits = runner.store().subscribe_commits();
     let mut running: JoinSet<(DocumentId, JobEnd)> = JoinSet::new();
     let mut tasks: HashMap<tokio::task::Id, DocumentId> = HashMap::new();
     let mut backoff = Backoff::default();
@@ -185,7 +182,7 @@ async fn run(
                     Err(e) => tracing::error!(error = %e, job = ?id, "a scheduled call's task ended abnormally"),
                 }
             }
-            closed = relevant_commit(&mut commits, &watched) => if closed { break },
+            () = runner.scheduler_wakeup().notified() => {}
             _ = clock.sleep_until(wake_at) => {}
         }
     }
@@ -218,33 +215,6 @@ async fn set_up_once(runner: &Runner, crons: &[CronJob]) -> bool {
         ok = false;
     }
     ok
-}
-
-/// The indexes whose changes may make a job or cron due sooner.
-fn watched_indexes(runner: &Runner) -> HashSet<IndexId> {
-    let catalog = runner.store().catalog();
-    [SCHEDULED_FUNCTIONS_TABLE, CRON_JOBS_TABLE]
-        .into_iter()
-        .filter_map(|name| catalog.table(name))
-        .flat_map(|table| table.indexes.iter().copied().chain([table.by_id]))
-        .collect()
-}
-
-/// Waits for a commit that wrote a job; `true` when the store closed.
-async fn relevant_commit(
-    commits: &mut broadcast::Receiver<std::sync::Arc<CommitInfo>>,
-    watched: &HashSet<IndexId>,
-) -> bool {
-    loop {
-        match commits.recv().await {
-            Ok(info) if info.writes.iter().any(|(index, _)| watched.contains(index)) => {
-                return false;
-            }
-            Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(_)) => return false,
-            Err(broadcast::error::RecvError::Closed) => return true,
-        }
-    }
 }
 
 /// Up to `free` due jobs not already running nor pausing after a transient
