@@ -18,6 +18,16 @@ pub struct Window {
 }
 
 impl Window {
+    /// One second of warm-up, then `seconds` recorded, with no limit on
+    /// operations.
+    pub fn timed(seconds: f64) -> Window {
+        Window {
+            warmup: Duration::from_secs(1),
+            measure: Duration::from_secs_f64(seconds),
+            max_ops: u64::MAX,
+        }
+    }
+
     /// Fixes the window's instants, starting now.
     pub fn start(&self) -> Deadlines {
         let now = Instant::now();

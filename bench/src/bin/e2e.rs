@@ -32,6 +32,7 @@ use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use convex::{ConvexClient, FunctionResult, Value};
 use convex_bench::measure::{Measurement, Outcome, Window, percentile, run_concurrent};
+use convex_bench::report::{ms, verdict};
 use convex_bench::zipf::{PairSampler, Zipf};
 use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -107,9 +108,7 @@ struct ServerProcess {
 
 impl ServerProcess {
     async fn start(bin_dir: &Path, app: &str, durability: &str) -> anyhow::Result<Self> {
-        let data = tempfile::Builder::new()
-            .prefix("convex-e2e-")
-            .tempdir_in(bench_root())?;
+        let data = convex_bench::report::scratch_dir(None, "convex-e2e-")?;
         let binary = bin_dir.join(app);
         ensure!(
             binary.is_file(),
@@ -160,15 +159,6 @@ impl ServerProcess {
 }
 
 /// Where data directories go: ./target if it exists (a real disk), else the temp dir.
-fn bench_root() -> PathBuf {
-    let target = PathBuf::from("target");
-    if target.is_dir() {
-        target
-    } else {
-        std::env::temp_dir()
-    }
-}
-
 fn args(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
     pairs
         .iter()
@@ -460,14 +450,6 @@ async fn fanout(args: &Args, bin_dir: &Path, subscribers: usize) -> anyhow::Resu
     drop(writer);
     server.stop().await;
     Ok(Summary::of(samples))
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1000.0)
-}
-
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
 }
 
 fn main() -> anyhow::Result<()> {

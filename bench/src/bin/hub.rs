@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail, ensure};
 use clap::Parser;
+use convex_bench::report::verdict;
 use convex_rs::app::{Backend, BackendConfig};
 use convex_rs::function::{Caller, FunctionOutcome, Identity};
 use convex_rs::server::{Server, ServerConfig};
@@ -181,10 +182,6 @@ fn human(ns: i64) -> String {
     } else {
         format!("{sign}{:.2} s", abs / 1e9)
     }
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met { "PASS" } else { "MISS" }
 }
 
 fn token(i: usize) -> String {

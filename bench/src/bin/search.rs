@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use convex_bench::measure::{Measurement, Outcome, Window, percentile, run_concurrent};
+use convex_bench::report::{ms, sorted_us, verdict};
 use convex_bench::zipf::Zipf;
 use convex_rs::app::{Backend, BackendConfig};
 use convex_rs::function::{Caller, Identity};
@@ -425,29 +426,12 @@ async fn mutation(backend: &Backend, path: &str, args: Value) -> anyhow::Result<
         .map_err(|f| anyhow::anyhow!("{path}: {f}"))
 }
 
-/// Latencies of running `op` on each query in turn, sorted, in microseconds.
-fn sorted_us(mut latencies: Vec<Duration>) -> Vec<u32> {
-    latencies.sort();
-    latencies
-        .iter()
-        .map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX))
-        .collect()
-}
-
 /// One system's query results.
 struct QueryReport {
     build: Duration,
     p50: Duration,
     p99: Duration,
     qps: f64,
-}
-
-fn window(seconds: f64) -> Window {
-    Window {
-        warmup: Duration::from_secs(1),
-        measure: Duration::from_secs_f64(seconds),
-        max_ops: u64::MAX,
-    }
 }
 
 /// Queries/s of `raw` with two threads for `seconds`.
@@ -484,7 +468,7 @@ async fn ours_throughput(
 ) -> anyhow::Result<Measurement> {
     let runner = backend.runner().clone();
     let queries = queries.clone();
-    run_concurrent(2, window(seconds), move |caller, seq| {
+    run_concurrent(2, Window::timed(seconds), move |caller, seq| {
         let runner = runner.clone();
         let query = queries[(caller + 2 * seq as usize) % queries.len()].clone();
         async move {
@@ -516,7 +500,7 @@ async fn inserts(
     let backend = Backend::open(docs::app()?, BackendConfig::in_dir(dir)).await?;
     let runner = backend.runner().clone();
     let words: Arc<Vec<String>> = Arc::new((0..VOCABULARY).map(word).collect());
-    let measurement = run_concurrent(callers, window(seconds), move |caller, seq| {
+    let measurement = run_concurrent(callers, Window::timed(seconds), move |caller, seq| {
         let runner = runner.clone();
         let words = words.clone();
         async move {
@@ -541,14 +525,6 @@ async fn inserts(
     .await;
     backend.shutdown().await;
     measurement
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1000.0)
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "MISS" }
 }
 
 /// What the query part measured.
@@ -767,15 +743,8 @@ async fn main() -> anyhow::Result<()> {
         args.seconds > 0.0 && args.callers > 0,
         "--seconds and --callers must be positive"
     );
-    let parent = match &args.dir {
-        Some(dir) => dir.clone(),
-        None if Path::new("target").is_dir() => PathBuf::from("target"),
-        None => std::env::temp_dir(),
-    };
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let root = tempfile::Builder::new()
-        .prefix("convex-bench-search-")
-        .tempdir_in(&parent)?;
+    let root = convex_bench::report::scratch_dir(args.dir.as_deref(), "convex-bench-search-")
+        .context("creating the benchmark's directory")?;
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
         "full-text search: raw tantivy vs convex-rs ({cpus} CPUs; {} documents, {} timed queries)",

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use convex_bench::measure::{Measurement, Outcome, Window, percentile, run_concurrent};
+use convex_bench::report::{ms, sorted_us, verdict};
 use convex_rs::app::{Backend, BackendConfig};
 use convex_rs::function::{Caller, Identity};
 use convex_rs::prelude::*;
@@ -358,14 +359,6 @@ struct Line {
     qps: f64,
 }
 
-fn sorted_us(mut latencies: Vec<Duration>) -> Vec<u32> {
-    latencies.sort();
-    latencies
-        .iter()
-        .map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX))
-        .collect()
-}
-
 /// Runs `op` over the queries on two threads for `seconds`; queries/s.
 fn threads_qps<F>(queries: usize, seconds: f64, op: F) -> f64
 where
@@ -578,11 +571,7 @@ async fn search_comparison(
         let latencies = sorted_us(latencies);
         let runner = backend.runner().clone();
         let queries: Arc<Vec<Vec<f32>>> = Arc::new(data.queries.clone());
-        let window = Window {
-            warmup: Duration::from_secs(1),
-            measure: Duration::from_secs_f64(args.seconds),
-            max_ops: u64::MAX,
-        };
+        let window = Window::timed(args.seconds);
         let m = run_concurrent(2, window, move |caller, seq| {
             let runner = runner.clone();
             let queries = queries.clone();
@@ -635,11 +624,7 @@ async fn inserts(
     let runner = backend.runner().clone();
     let mut generator = Generator::new(seed);
     let pool: Arc<Vec<Vec<f32>>> = Arc::new((0..4096).map(|_| generator.vector()).collect());
-    let window = Window {
-        warmup: Duration::from_secs(1),
-        measure: Duration::from_secs_f64(args.seconds),
-        max_ops: u64::MAX,
-    };
+    let window = Window::timed(args.seconds);
     let m = run_concurrent(args.callers, window, move |caller, seq| {
         let runner = runner.clone();
         let pool = pool.clone();
@@ -776,14 +761,6 @@ async fn hub_cost(
     Ok((percentile(&sorted, 0.5), percentile(&sorted, 0.99), reruns))
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1000.0)
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "MISS" }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -791,15 +768,8 @@ async fn main() -> anyhow::Result<()> {
         args.vectors >= 1000 && args.queries > 0,
         "--vectors must be at least 1000 and --queries positive"
     );
-    let parent = match &args.dir {
-        Some(dir) => dir.clone(),
-        None if Path::new("target").is_dir() => PathBuf::from("target"),
-        None => std::env::temp_dir(),
-    };
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let root = tempfile::Builder::new()
-        .prefix("convex-bench-vector-")
-        .tempdir_in(&parent)?;
+    let root = convex_bench::report::scratch_dir(args.dir.as_deref(), "convex-bench-vector-")
+        .context("creating the benchmark's directory")?;
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
         "vector search: exact vs raw hnsw_rs vs convex-rs ({cpus} CPUs; {} vectors of {DIMENSIONS}, {} timed queries)",
