@@ -12,7 +12,10 @@
 //                     (default: ../../target/debug relative to this package)
 //   E2E_SERVER_LOG=1  echo the servers' stdout/stderr to this process' stderr
 
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { isDeepStrictEqual } from "node:util";
+import WebSocket from "ws";
 import { after, before } from "node:test";
 import fs from "node:fs";
 import net from "node:net";
@@ -521,5 +524,52 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       const srv = net.createServer().listen(port, "127.0.0.1", () => srv.close(resolve));
       srv.on("error", reject);
     });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Frame recording: which queries a Transition updated (the client's
+// callbacks cannot tell "not sent" from "sent again unchanged").
+
+/**
+ * A WebSocket class for `new ConvexClient(url, { webSocketConstructor })`
+ * that records every frame, parsed, in `frames.sent` and `frames.received`.
+ */
+export function recordingWebSocket(frames) {
+  return class RecordingWebSocket extends WebSocket {
+    constructor(...args) {
+      super(...args);
+      // Added before the client sets `onmessage`, so it sees every frame first.
+      this.addEventListener("message", (event) => {
+        frames.received.push(JSON.parse(event.data));
+      });
+    }
+
+    send(data) {
+      frames.sent.push(JSON.parse(data));
+      super.send(data);
+    }
+  };
+}
+
+/** The queryId the client gave its subscription to `udfPath` with `args`. */
+export function queryIdOf(frames, udfPath, args) {
+  const ids = frames.sent
+    .filter((m) => m.type === "ModifyQuerySet")
+    .flatMap((m) => m.modifications)
+    .filter((q) => q.type === "Add" && q.udfPath === udfPath && isDeepStrictEqual(q.args, [args]))
+    .map((q) => q.queryId);
+  assert.equal(ids.length, 1, `one subscription to ${udfPath}(${JSON.stringify(args)})`);
+  return ids[0];
+}
+
+/** The QueryUpdated modifications for `queryId` among `frames.received[from..]`. */
+export function updatesOf(frames, queryId, from) {
+  return frames.received.slice(from).flatMap((m) => {
+    // Big transitions come in chunks; none in these tests is big enough, and
+    // a chunk would hide its modifications from this check.
+    assert.notEqual(m.type, "TransitionChunk", "unexpected TransitionChunk");
+    if (m.type !== "Transition") return [];
+    return m.modifications.filter((mod) => mod.type === "QueryUpdated" && mod.queryId === queryId);
   });
 }

@@ -13,7 +13,6 @@ import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
-import WebSocket from "ws";
 import {
   assertNoUncaughtErrors,
   closeTracked,
@@ -25,6 +24,9 @@ import {
   track,
   Values,
   withTimeout,
+  queryIdOf,
+  recordingWebSocket,
+  updatesOf,
 } from "./harness.js";
 
 const api = anyApi;
@@ -32,46 +34,6 @@ const DIMENSIONS = 384;
 /** Scores come back as f32s; exact cosines in f64 differ by ~1e-7. */
 const SCORE_EPSILON = 1e-5;
 
-/**
- * A WebSocket class for `new ConvexClient(url, { webSocketConstructor })`
- * that records every frame, parsed, in `frames.sent` and `frames.received`
- * (as in search.test.js).
- */
-function recordingWebSocket(frames) {
-  return class RecordingWebSocket extends WebSocket {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener("message", (event) => {
-        frames.received.push(JSON.parse(event.data));
-      });
-    }
-
-    send(data) {
-      frames.sent.push(JSON.parse(data));
-      super.send(data);
-    }
-  };
-}
-
-/** The queryId the client gave its subscription to `udfPath` with `args`. */
-function queryIdOf(frames, udfPath, args) {
-  const ids = frames.sent
-    .filter((m) => m.type === "ModifyQuerySet")
-    .flatMap((m) => m.modifications)
-    .filter((q) => q.type === "Add" && q.udfPath === udfPath && isDeepStrictEqual(q.args, [args]))
-    .map((q) => q.queryId);
-  assert.equal(ids.length, 1, `one subscription to ${udfPath} with these args`);
-  return ids[0];
-}
-
-/** The QueryUpdated modifications for `queryId` among `frames.received[from..]`. */
-function updatesOf(frames, queryId, from) {
-  return frames.received.slice(from).flatMap((m) => {
-    assert.notEqual(m.type, "TransitionChunk", "unexpected TransitionChunk");
-    if (m.type !== "Transition") return [];
-    return m.modifications.filter((mod) => mod.type === "QueryUpdated" && mod.queryId === queryId);
-  });
-}
 
 function cosine(a, b) {
   let dot = 0;

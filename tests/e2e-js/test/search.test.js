@@ -6,68 +6,19 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConvexClient } from "convex/browser";
 import { anyApi } from "convex/server";
-import WebSocket from "ws";
 import {
   assertNoUncaughtErrors,
   sleep,
   track,
   Values,
   useServer,
+  queryIdOf,
+  recordingWebSocket,
+  updatesOf,
 } from "./harness.js";
 
 const api = anyApi;
 
-/**
- * A WebSocket class for `new ConvexClient(url, { webSocketConstructor })`
- * that records every frame, parsed, in `frames.sent` and `frames.received`,
- * so a test can see exactly which queries each Transition updated (the
- * client's callbacks cannot tell "not sent" from "sent again unchanged").
- */
-function recordingWebSocket(frames) {
-  return class RecordingWebSocket extends WebSocket {
-    constructor(...args) {
-      super(...args);
-      // Added before the client sets `onmessage`, so it sees every frame first.
-      this.addEventListener("message", (event) => {
-        frames.received.push(JSON.parse(event.data));
-      });
-    }
-
-    send(data) {
-      frames.sent.push(JSON.parse(data));
-      super.send(data);
-    }
-  };
-}
-
-/** The queryId the client gave its subscription to `udfPath` with `args`. */
-function queryIdOf(frames, udfPath, args) {
-  const ids = frames.sent
-    .filter((m) => m.type === "ModifyQuerySet")
-    .flatMap((m) => m.modifications)
-    .filter(
-      (q) =>
-        q.type === "Add" &&
-        q.udfPath === udfPath &&
-        JSON.stringify(q.args) === JSON.stringify([args]),
-    )
-    .map((q) => q.queryId);
-  assert.equal(ids.length, 1, `one subscription to ${udfPath}(${JSON.stringify(args)})`);
-  return ids[0];
-}
-
-/** The QueryUpdated modifications for `queryId` among `frames.received[from..]`. */
-function updatesOf(frames, queryId, from) {
-  return frames.received.slice(from).flatMap((m) => {
-    // Big transitions come in chunks; none here is big enough, and a chunk
-    // would hide its modifications from this check.
-    assert.notEqual(m.type, "TransitionChunk", "unexpected TransitionChunk");
-    if (m.type !== "Transition") return [];
-    return m.modifications.filter(
-      (mod) => mod.type === "QueryUpdated" && mod.queryId === queryId,
-    );
-  });
-}
 
 const ids = (messages) => messages.map((m) => m._id);
 
