@@ -775,18 +775,14 @@ async fn a_cron_runs_on_its_cadence_and_once_after_downtime() -> anyhow::Result<
     .await?;
     settle().await;
     assert_eq!(events(&t).await?.len(), 3, "missed runs were each run");
-    let rows = t
-        .backend()
-        .runner()
-        .run_query(
-            "jobs:scheduled",
-            Value::Object(BTreeMap::new()),
-            Identity::Admin,
-            convex_rs::function::Caller::Function,
-            None,
-        )
-        .await;
-    assert!(rows.outcome.result.is_ok());
+    // Each run is one scheduled call, all of them done.
+    let runs = scheduled(&t).await?;
+    assert_eq!(runs.len(), 3, "one scheduled call per run");
+    assert!(
+        runs.iter()
+            .all(|r| r.fields.name == "jobs:record" && r.fields.state == JobState::Success),
+        "{runs:?}"
+    );
     Ok(())
 }
 

@@ -123,6 +123,7 @@ async fn run(
     let mut tasks: HashMap<tokio::task::Id, DocumentId> = HashMap::new();
     let mut backoff = Backoff::default();
     let mut next_cleanup = clock.now_ms();
+    let mut next_cron: Option<f64> = None;
     let concurrency = config.concurrency.max(1);
     loop {
         if *stopped.borrow() {
@@ -132,6 +133,7 @@ async fn run(
         let mut retry_setup = None;
         if !set_up {
             set_up = set_up_once(&runner, &crons).await;
+            next_cron = None; // the rows may have changed: read them again
             retry_setup = (!set_up).then_some(now + 1_000.0);
         }
         if now >= next_cleanup {
@@ -141,7 +143,12 @@ async fn run(
             }
             next_cleanup = now + CLEANUP_EVERY_MS;
         }
-        let next_cron = tick_crons(&runner, &crons, now).await;
+        // Only this executor changes `_cron_jobs` after setup, so the next
+        // run time it computed holds until then: no read of the table on
+        // every wake-up.
+        if now >= next_cron.unwrap_or(f64::NEG_INFINITY) {
+            next_cron = tick_crons(&runner, &crons, now).await;
+        }
         let free = concurrency.saturating_sub(running.len());
         let next_job = if free == 0 {
             None // a finishing call wakes the loop
