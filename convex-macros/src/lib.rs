@@ -38,6 +38,7 @@
 
 mod case;
 mod expand;
+mod http;
 mod model;
 mod parse;
 
@@ -127,4 +128,28 @@ pub fn internal_mutation(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn internal_action(attr: TokenStream, item: TokenStream) -> TokenStream {
     run(Kind::Action, Visibility::Internal, attr, item)
+}
+
+/// Declares an HTTP action: an `async fn(ctx: &ActionCtx, request:
+/// HttpRequest) -> Result<HttpResponse, E>` (any `E` convertible into a
+/// `FunctionError`) served on the site origin by an `HttpRouter` route.
+///
+/// The function becomes a constant of type `convex_rs::http::HttpAction`
+/// with its name, which is what `HttpRouter::route` takes.
+///
+/// ```
+/// use convex_rs::http::{Body, HttpRequest, HttpResponse};
+/// use convex_rs::prelude::*;
+///
+/// /// Echoes the request body.
+/// #[http_action]
+/// pub async fn echo(_ctx: &ActionCtx, request: HttpRequest) -> Result<HttpResponse, FunctionError> {
+///     let body = request.into_body().bytes().await?;
+///     Ok(HttpResponse::new(Body::from(body)))
+/// }
+/// # fn main() {}
+/// ```
+#[proc_macro_attribute]
+pub fn http_action(attr: TokenStream, item: TokenStream) -> TokenStream {
+    http::expand(attr.into(), item.into()).into()
 }

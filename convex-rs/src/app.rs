@@ -10,8 +10,10 @@ use crate::function::{
     Caller, FunctionEntry, FunctionInfo, FunctionKind, FunctionOutcome, FunctionPath, Identity,
     Registry, Runner, RunnerConfig,
 };
+use crate::http::HttpRouter;
 use crate::scheduler::{CronError, CronJob, Crons, Executor, SchedulerConfig};
 use crate::schema::Schema;
+use crate::storage::{FileStore, StorageConfig, StorageError};
 use crate::store::{Durability, SqliteConfig, Store, StoreError};
 use crate::value::Value;
 
@@ -57,6 +59,12 @@ pub enum BackendError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An HTTP route is malformed or defined twice.
+    #[error(transparent)]
+    HttpRoute(#[from] crate::http::RouteError),
+    /// The directory of stored files could not be opened or cleaned up.
+    #[error("cannot open file storage: {0}")]
+    Storage(#[from] StorageError),
 }
 
 /// An app: its schema and its functions.
@@ -66,6 +74,7 @@ pub struct App {
     registry: Registry,
     crons: Vec<CronJob>,
     auth: AuthConfig,
+    http: HttpRouter,
 }
 
 impl App {
@@ -82,6 +91,11 @@ impl App {
     /// The functions.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The HTTP actions' routes.
+    pub fn http(&self) -> &HttpRouter {
+        &self.http
     }
 
     /// The trusted token issuers.
@@ -104,6 +118,7 @@ pub struct AppBuilder {
     entries: Vec<(Option<FunctionPath>, &'static FunctionEntry)>,
     crons: Crons,
     auth: AuthConfig,
+    http: HttpRouter,
 }
 
 impl AppBuilder {
@@ -129,6 +144,12 @@ impl AppBuilder {
     /// any OIDC or custom JWT issuer).
     pub fn auth(mut self, auth: AuthConfig) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// Routes HTTP requests on the site origin to HTTP actions.
+    pub fn http(mut self, router: HttpRouter) -> Self {
+        self.http = router;
         self
     }
 
@@ -174,11 +195,13 @@ impl AppBuilder {
             }
         }
         let crons = self.crons.resolve(&registry)?;
+        self.http.check()?;
         Ok(App {
             schema: self.schema,
             registry,
             crons,
             auth: self.auth,
+            http: self.http,
         })
     }
 }
@@ -192,6 +215,8 @@ pub struct BackendConfig {
     pub runner: RunnerConfig,
     /// Scheduled functions and cron jobs.
     pub scheduler: SchedulerConfig,
+    /// Stored files.
+    pub storage: StorageConfig,
     /// The deployment's admin key: `Authorization: Convex <key>` and
     /// `Authenticate{tokenType: "Admin"}` may call internal functions and
     /// act as users. `None`: no admin access.
@@ -199,12 +224,14 @@ pub struct BackendConfig {
 }
 
 impl BackendConfig {
-    /// Data in `dir/convex.sqlite3`.
+    /// Data in `dir/convex.sqlite3`, stored files in `dir/storage`.
     pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
         BackendConfig {
-            sqlite: SqliteConfig::file(dir.into().join("convex.sqlite3")),
+            sqlite: SqliteConfig::file(dir.join("convex.sqlite3")),
             runner: RunnerConfig::default(),
             scheduler: SchedulerConfig::default(),
+            storage: StorageConfig::in_dir(dir.join("storage")),
             admin_key: None,
         }
     }
@@ -215,6 +242,7 @@ impl BackendConfig {
             sqlite: SqliteConfig::temporary(),
             runner: RunnerConfig::default(),
             scheduler: SchedulerConfig::default(),
+            storage: StorageConfig::temporary(),
             admin_key: None,
         }
     }
@@ -231,6 +259,7 @@ impl BackendConfig {
 pub struct Backend {
     runner: Runner,
     executor: Option<Arc<Executor>>,
+    http: Arc<HttpRouter>,
 }
 
 impl Backend {
@@ -238,6 +267,7 @@ impl Backend {
     pub async fn open(app: App, config: BackendConfig) -> Result<Backend, BackendError> {
         let store =
             Store::open_sqlite(config.sqlite, &app.schema.clone().with_system_tables()).await?;
+        let files = Arc::new(FileStore::open(config.storage).await?);
         let runner = Runner::with_services(
             store,
             app.registry,
@@ -248,14 +278,23 @@ impl Backend {
                 config.admin_key.clone(),
                 crate::auth::DEFAULT_MIN_KEY_REFETCH,
             ),
+            Some(files),
         );
+        let orphans = crate::storage::sweep(&runner).await?;
+        if orphans > 0 {
+            tracing::info!("removed {orphans} stored files without a _storage row");
+        }
         let executor = if config.scheduler.enabled {
             let executor = Executor::start(runner.clone(), config.scheduler, app.crons).await;
             Some(Arc::new(executor))
         } else {
             None
         };
-        Ok(Backend { runner, executor })
+        Ok(Backend {
+            runner,
+            executor,
+            http: Arc::new(app.http),
+        })
     }
 
     /// The function runner.
@@ -266,6 +305,11 @@ impl Backend {
     /// The store.
     pub fn store(&self) -> &Store {
         self.runner.store()
+    }
+
+    /// The HTTP actions' routes.
+    pub fn http(&self) -> &HttpRouter {
+        &self.http
     }
 
     /// Stops the scheduler (letting running calls finish, a few seconds at

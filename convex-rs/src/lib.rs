@@ -66,17 +66,19 @@ pub mod app;
 pub mod auth;
 pub mod codegen;
 pub mod function;
+pub mod http;
 pub mod query;
 pub mod scheduler;
 pub mod schema;
 pub mod server;
+pub mod storage;
 pub mod store;
 pub mod sync;
 pub mod testing;
 pub mod value;
 
 pub use convex_macros::{
-    action, internal_action, internal_mutation, internal_query, mutation, query,
+    action, http_action, internal_action, internal_mutation, internal_query, mutation, query,
 };
 
 /// Everything an application author needs, in one import.
@@ -91,10 +93,13 @@ pub mod prelude {
     };
     pub use crate::scheduler::{Crons, JobState, ScheduledFunction};
     pub use crate::schema::{Schema, SearchIndex, TableDefinition, VectorIndex, v};
+    pub use crate::storage::StorageFile;
     pub use crate::store::Durability;
     pub use crate::testing::TestBackend;
     pub use crate::value::{DocumentId, Id, TableType, Value};
-    pub use crate::{action, internal_action, internal_mutation, internal_query, mutation, query};
+    pub use crate::{
+        action, http_action, internal_action, internal_mutation, internal_query, mutation, query,
+    };
 }
 
 /// Items used by the code that the macros generate. Not a public API.
@@ -111,6 +116,13 @@ pub mod __private {
     /// Every function registered by a macro in any crate linked into the binary.
     #[linkme::distributed_slice]
     pub static FUNCTIONS: [FunctionEntry];
+
+    /// An HTTP action's return value as the router expects it.
+    pub fn into_http_result<E: Into<FunctionError>>(
+        result: Result<crate::http::HttpResponse, E>,
+    ) -> Result<crate::http::HttpResponse, FunctionError> {
+        result.map_err(Into::into)
+    }
 
     /// The JSON schema of `T`, as a plain function pointer for [`FunctionEntry`].
     pub fn schema_for<T: schemars::JsonSchema>() -> schemars::Schema {

@@ -116,9 +116,10 @@ async fn typed_calls_through_the_harness() -> anyhow::Result<()> {
         .await?;
     let all = t.query::<messages::list>(ListArgs {}).await?;
     assert_eq!(all.len(), 1);
-    assert_eq!(all[0].id, id);
-    assert_eq!(all[0].body, "typed");
-    assert_eq!(all[0].user, u);
+    assert_eq!(all[0].message.id, id);
+    assert_eq!(all[0].message.body, "typed");
+    assert_eq!(all[0].message.user, u);
+    assert_eq!(all[0].image_url, None);
     Ok(())
 }
 // ANCHOR_END: typed_calls

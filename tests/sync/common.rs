@@ -58,14 +58,25 @@ impl std::ops::Deref for ChatServer {
 
 /// Calls `path` through `POST /api/<endpoint>` and returns its value.
 pub async fn call(server: &Server, endpoint: &str, path: &str, args: Json) -> anyhow::Result<Json> {
+    let body = call_outcome(server, endpoint, path, args).await?;
+    anyhow::ensure!(body["status"] == "success", "{body}");
+    Ok(body["value"].clone())
+}
+
+/// Calls `path` through `POST /api/<endpoint>` and returns the whole
+/// outcome (`{status, value}` or `{status, errorMessage}`).
+pub async fn call_outcome(
+    server: &Server,
+    endpoint: &str,
+    path: &str,
+    args: Json,
+) -> anyhow::Result<Json> {
     let response = reqwest::Client::new()
         .post(format!("http://{}/api/{endpoint}", server.local_addr()))
         .json(&json!({ "path": path, "args": [args], "format": "convex_encoded_json" }))
         .send()
         .await?;
-    let body: Json = response.json().await?;
-    anyhow::ensure!(body["status"] == "success", "{body}");
-    Ok(body["value"].clone())
+    Ok(response.json().await?)
 }
 
 /// Creates a chat user (over HTTP) and returns its id.
@@ -206,4 +217,14 @@ pub async fn hub_caught_up(server: &Server) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     panic!("the hub did not reach the latest commit within 2 s");
+}
+
+/// A request body sent in chunks, without a `Content-Length`.
+pub fn streamed<S>(chunks: S) -> reqwest::Body
+where
+    S: futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + Sync + 'static,
+{
+    let frames =
+        chunks.map(|chunk| chunk.map(|bytes| http_body::Frame::data(bytes::Bytes::from(bytes))));
+    reqwest::Body::wrap(http_body_util::StreamBody::new(frames))
 }

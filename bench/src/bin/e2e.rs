@@ -120,6 +120,8 @@ impl ServerProcess {
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
+                "--site-listen",
+                "127.0.0.1:0",
                 "--durability",
                 durability,
             ])

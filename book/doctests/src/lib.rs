@@ -60,6 +60,12 @@ pub mod tutorial {
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/auth.md"))]
     pub mod auth {}
 
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/file-storage.md"))]
+    pub mod file_storage {}
+
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/http-actions.md"))]
+    pub mod http_actions {}
+
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/testing.md"))]
     pub mod testing {}
 

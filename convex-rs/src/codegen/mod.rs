@@ -42,9 +42,9 @@ use crate::app::App;
 use crate::function::{FunctionKind, RegisteredFunction, Visibility};
 use crate::schema::{BY_CREATION_TIME, BY_ID, Validator, validator_from_json_schema};
 use pretty::Doc;
-use typescript::{Imports, TypePrinter, is_system_table, property_name, string_literal};
-
-use crate::scheduler::SCHEDULED_FUNCTIONS_TABLE;
+use typescript::{
+    Imports, READABLE_SYSTEM_TABLES, TypePrinter, is_system_table, property_name, string_literal,
+};
 
 /// The name of the generated JavaScript module.
 pub const API_JS: &str = "api.js";
@@ -487,9 +487,9 @@ fn data_model_d_ts(app: &App) -> String {
         Doc::block(tables),
     ])
     .render(0);
-    let system_tables: Vec<Doc> = crate::scheduler::system_tables()
+    let readable = readable_system_tables();
+    let system_tables: Vec<Doc> = readable
         .iter()
-        .filter(|table| table.name == SCHEDULED_FUNCTIONS_TABLE)
         .map(|table| {
             let document = printer.document(&table.name, table.document.as_ref());
             Doc::Concat(vec![
@@ -510,7 +510,9 @@ fn data_model_d_ts(app: &App) -> String {
         let names: Vec<String> = names.iter().map(|n| string_literal(n)).collect();
         names.join(" | ")
     };
-    let system_table_names = string_literal(SCHEDULED_FUNCTIONS_TABLE);
+    let system_table_names: Vec<String> =
+        readable.iter().map(|t| string_literal(&t.name)).collect();
+    let system_table_names = system_table_names.join(" | ");
     let mut out = format!("{HEADER}\n");
     let server: Vec<&str> = [
         (printer.imports.pagination_options, "PaginationOptions"),
@@ -538,8 +540,8 @@ export type Doc<TableName extends TableNames | SystemTableNames> =
   (DataModel & SystemDataModel)[TableName][\"document\"];
 
 /**
- * The system tables functions can read (`ctx.db().system()`): scheduled
- * function calls, with their state.
+ * The system tables functions can read (`ctx.db().system()`): stored files
+ * and scheduled function calls.
  */
 export type SystemTableNames = {system_table_names};
 
@@ -554,6 +556,16 @@ export type SystemTableNames = {system_table_names};
 "
     ));
     out
+}
+
+/// The system tables apps read (`ctx.db().system()`) and that the generated
+/// types describe: `_storage` and `_scheduled_functions`.
+pub(crate) fn readable_system_tables() -> Vec<crate::schema::TableDefinition> {
+    crate::storage::system_tables()
+        .into_iter()
+        .chain(crate::scheduler::system_tables())
+        .filter(|table| READABLE_SYSTEM_TABLES.contains(&table.name.as_str()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -106,7 +106,7 @@ impl<'a> TypePrinter<'a> {
 
     /// `Id<"table">`, or `GenericId<"table">` for a table outside the schema.
     pub(crate) fn id(&mut self, table: &str) -> String {
-        if self.tables.contains_key(table) || table == crate::scheduler::SCHEDULED_FUNCTIONS_TABLE {
+        if self.tables.contains_key(table) || READABLE_SYSTEM_TABLES.contains(&table) {
             self.imports.id = true;
             format!("Id<{}>", string_literal(table))
         } else {
@@ -282,6 +282,13 @@ fn same_shape(a: &Validator, b: &Validator) -> bool {
         _ => a == b,
     }
 }
+
+/// The system tables apps read (`ctx.db().system()`), whose ids and
+/// documents the generated types name.
+pub(crate) const READABLE_SYSTEM_TABLES: [&str; 2] = [
+    crate::storage::STORAGE_TABLE,
+    crate::scheduler::SCHEDULED_FUNCTIONS_TABLE,
+];
 
 /// Whether a table is a backend system table (not part of the app's API).
 pub(crate) fn is_system_table(name: &str) -> bool {

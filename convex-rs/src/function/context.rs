@@ -16,6 +16,7 @@ use super::{FunctionError, FunctionInfo, FunctionKind, Identity, Runner};
 use crate::query::{Doc, Query, VectorQuery, VectorResult};
 use crate::scheduler::{Budget, SCHEDULED_FUNCTIONS_TABLE, Scheduler};
 use crate::schema::Validator;
+use crate::storage::{ActionStorage, FileStore, PendingDeletes, StorageReader, StorageWriter};
 use crate::store::{Document, TableMeta, Transaction};
 use crate::value::{DocumentId, Id, TableType, Value, from_value, to_value};
 
@@ -77,17 +78,26 @@ pub(crate) struct TxContext {
     /// What the transaction scheduled (for the limits, and to wake the
     /// scheduler after the commit).
     pub(crate) scheduled: Mutex<Budget>,
+    /// Stored files whose rows the transaction deleted.
+    pub(crate) deleted_files: PendingDeletes,
+    files: Option<Arc<FileStore>>,
     rng: Mutex<StdRng>,
 }
 
 impl TxContext {
-    pub(crate) fn new(tx: Transaction, identity: Identity) -> Arc<Self> {
+    pub(crate) fn new(
+        tx: Transaction,
+        identity: Identity,
+        files: Option<Arc<FileStore>>,
+    ) -> Arc<Self> {
         let seed = tx.snapshot_ts();
         Arc::new(TxContext {
             tx,
             identity,
             logs: LogLines::default(),
             scheduled: Mutex::new(Budget::default()),
+            deleted_files: PendingDeletes::default(),
+            files,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
         })
     }
@@ -141,6 +151,15 @@ impl QueryCtx {
         DatabaseReader { tx: &self.inner.tx }
     }
 
+    /// Stored files: their URLs and metadata, read in the query's
+    /// transaction (so the query is re-run when a file it read is deleted).
+    pub fn storage(&self) -> StorageReader<'_> {
+        StorageReader {
+            tx: &self.inner.tx,
+            files: self.inner.files.as_deref(),
+        }
+    }
+
     shared_ctx_methods!();
 }
 
@@ -162,6 +181,19 @@ impl MutationCtx {
     /// if the mutation fails, nothing it scheduled remains.
     pub fn scheduler(&self) -> Scheduler<'_> {
         Scheduler::in_transaction(&self.runner, &self.inner.tx, &self.inner.scheduled)
+    }
+
+    /// Stored files: upload URLs, file URLs and deletes, as part of this
+    /// mutation's transaction (a deleted file's bytes go once it commits).
+    pub fn storage(&self) -> StorageWriter<'_> {
+        StorageWriter {
+            reader: StorageReader {
+                tx: &self.inner.tx,
+                files: self.inner.files.as_deref(),
+            },
+            runner: &self.runner,
+            deletes: &self.inner.deleted_files,
+        }
     }
 
     shared_ctx_methods!();
@@ -209,7 +241,7 @@ impl<'a> DatabaseReader<'a> {
         Query::new(self.tx, table)
     }
 
-    /// The system tables (`_scheduled_functions`, `_cron_jobs`), read-only:
+    /// The system tables (`_storage`, `_scheduled_functions`, `_cron_jobs`), read-only:
     /// `ctx.db().system().query::<ScheduledFunction>()`. They are read like
     /// any table, reactively in queries; only the backend writes them.
     pub fn system(&self) -> SystemReader<'a> {
@@ -468,6 +500,14 @@ impl ActionCtx {
     /// action has no transaction to be part of).
     pub fn scheduler(&self) -> Scheduler<'_> {
         Scheduler::immediate(&self.runner)
+    }
+
+    /// Stored files: upload URLs, file URLs, and storing, reading and
+    /// deleting files (each committed at once).
+    pub fn storage(&self) -> ActionStorage<'_> {
+        ActionStorage {
+            runner: &self.runner,
+        }
     }
 
     /// Adds a `[LOG]` line.

@@ -16,10 +16,12 @@ mod identity;
 mod path;
 mod registry;
 mod runner;
+mod system;
 
 pub use crate::query::{Doc, FromDocument};
 pub use crate::store::Document;
 pub(crate) use args::args_from_wire;
+pub(crate) use context::LogLines;
 pub use context::{
     ActionCtx, DatabaseReader, DatabaseWriter, LogLevel, MutationCtx, Patch, QueryCtx, SystemReader,
 };
@@ -31,3 +33,4 @@ pub use registry::{
     Registry, Visibility,
 };
 pub use runner::{Caller, FunctionOutcome, QueryOutcome, RequestKey, Runner, RunnerConfig};
+pub(crate) use system::{insert_row, row_fields, system_transaction, table_number};

@@ -16,6 +16,7 @@ use crate::auth::Authenticator;
 use crate::query::{IndexRange, Query};
 use crate::scheduler::{self, JobState, SharedClock};
 use crate::schema::MUTATION_LOG_TABLE;
+use crate::storage::FileStore;
 use crate::store::{Document, ReadSet, Store};
 use crate::value::{DocumentId, MAX_ARGS_SIZE, Value, check_value};
 
@@ -139,6 +140,8 @@ struct RunnerInner {
     /// Woken after a commit that scheduled calls, so the scheduler looks
     /// for due ones (commits that schedule nothing cost it nothing).
     scheduler_wakeup: tokio::sync::Notify,
+    /// Stored files (`None`: a runner without file storage).
+    files: Option<Arc<FileStore>>,
 }
 
 /// What a mutation records in its own transaction, so that running and
@@ -171,17 +174,19 @@ impl Runner {
             config,
             SharedClock::system(),
             Authenticator::default(),
+            None,
         )
     }
 
-    /// A runner whose scheduling reads the time from `clock` and whose
-    /// callers' tokens are verified by `auth`.
+    /// A runner whose scheduling reads the time from `clock`, whose
+    /// callers' tokens are verified by `auth` and whose files are in `files`.
     pub fn with_services(
         store: Store,
         registry: Registry,
         config: RunnerConfig,
         clock: SharedClock,
         auth: Authenticator,
+        files: Option<Arc<FileStore>>,
     ) -> Self {
         Runner {
             inner: Arc::new(RunnerInner {
@@ -192,6 +197,7 @@ impl Runner {
                 clock,
                 auth,
                 scheduler_wakeup: tokio::sync::Notify::new(),
+                files,
             }),
         }
     }
@@ -204,6 +210,11 @@ impl Runner {
     /// Verifies users' tokens (the app's auth providers).
     pub fn auth(&self) -> &Authenticator {
         &self.inner.auth
+    }
+
+    /// The stored files, if this runner has file storage.
+    pub fn files(&self) -> Option<&FileStore> {
+        self.inner.files.as_deref()
     }
 
     /// The clock scheduled calls are timed by.
@@ -372,7 +383,7 @@ impl Runner {
         };
         let snapshot = tx.snapshot_ts();
         tx.set_journal(journal);
-        let ctx = TxContext::new(tx, identity);
+        let ctx = TxContext::new(tx, identity, self.inner.files.clone());
         let result = invoke(QueryCtx { inner: ctx.clone() }, args).await;
         let result = result.and_then(check_result_size);
         let read_set = ctx.tx.read_set();
@@ -486,7 +497,7 @@ impl Runner {
                 Ok(None) => {}
                 Err(e) => return failed(e.into_failure()),
             }
-            let ctx = TxContext::new(tx, identity.clone());
+            let ctx = TxContext::new(tx, identity.clone(), self.inner.files.clone());
             let mutation_ctx = MutationCtx {
                 inner: ctx.clone(),
                 runner: self.clone(),
@@ -514,12 +525,17 @@ impl Runner {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .calls()
                 > 0;
+            let deleted_files = ctx.deleted_files.take();
             let error = match result {
                 Err(e) => e,
                 Ok(value) => match self.inner.store.commit(ctx.tx).await {
                     Ok(ts) => {
                         if scheduled {
                             self.inner.scheduler_wakeup.notify_one();
+                        }
+                        if let (Some(files), false) = (&self.inner.files, deleted_files.is_empty())
+                        {
+                            files.remove(&deleted_files).await;
                         }
                         return FunctionOutcome {
                             result: Ok(value),

@@ -4,20 +4,16 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::future::BoxFuture;
-
 use super::job::{self, JobState, SCHEDULED_FUNCTIONS_TABLE, ScheduledFunction};
+use crate::function::system_transaction;
 use crate::function::{FunctionError, FunctionInfo, FunctionKind, Runner};
-use crate::store::{Store, Transaction};
+use crate::store::Transaction;
 use crate::value::{DocumentId, Id, Value, to_value};
 
 /// The most calls one mutation may schedule.
 pub const MAX_SCHEDULED_CALLS: usize = 1_000;
 /// The largest total size of the arguments one mutation may schedule.
 pub const MAX_SCHEDULED_ARGS_BYTES: usize = 16 << 20;
-/// How many times a small system transaction (an action scheduling or
-/// canceling) is attempted before a conflict is reported.
-const SYSTEM_TX_ATTEMPTS: u32 = 8;
 
 /// What a mutation has scheduled so far (per attempt), for the limits.
 #[derive(Debug, Default)]
@@ -267,28 +263,4 @@ fn system_time_ms(time: SystemTime) -> Result<f64, FunctionError> {
     time.duration_since(UNIX_EPOCH)
         .map(duration_ms)
         .map_err(|_| FunctionError::message("cannot schedule a call before 1970"))
-}
-
-/// Runs `attempt` in a fresh transaction and commits it, again after a
-/// conflict (a few times, with a short pause).
-pub(crate) async fn system_transaction<T>(
-    store: &Store,
-    mut attempt: impl for<'t> FnMut(&'t Transaction) -> BoxFuture<'t, Result<T, FunctionError>>,
-) -> Result<T, FunctionError> {
-    let mut pause = Duration::from_millis(1);
-    let mut tries = 1;
-    loop {
-        let tx = store.begin();
-        let value = attempt(&tx).await?;
-        let error = match store.commit(tx).await {
-            Ok(_) => return Ok(value),
-            Err(e) => FunctionError::from(e),
-        };
-        if error.retry_hint().is_none() || tries >= SYSTEM_TX_ATTEMPTS {
-            return Err(error);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(50));
-        tries += 1;
-    }
 }

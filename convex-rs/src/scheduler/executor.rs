@@ -13,9 +13,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::SchedulerConfig;
-use super::api::system_transaction;
 use super::cron::CronJob;
 use super::job::{self, CRON_JOBS_TABLE, Job, JobState};
+use crate::function::system_transaction;
 use crate::function::{Caller, FailureKind, FunctionError, FunctionKind, Identity, Runner};
 use crate::value::DocumentId;
 

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::function::FunctionError;
+use crate::function::{FunctionError, row_fields as fields_of, table_number};
 use crate::query::{IndexRange, Query};
 use crate::schema::TableDefinition;
 use crate::store::{Document, Transaction};
-use crate::value::{DocumentId, TableType, Value, from_value, to_value};
+use crate::value::{DocumentId, TableType, Value, from_value};
 
 /// The system table of scheduled function calls.
 pub const SCHEDULED_FUNCTIONS_TABLE: &str = "_scheduled_functions";
@@ -145,28 +145,6 @@ impl Job {
             .cloned()
             .unwrap_or_else(|| Value::Object(BTreeMap::new()))
     }
-}
-
-fn fields_of(row: &impl Serialize) -> Result<BTreeMap<String, Value>, FunctionError> {
-    match to_value(row)? {
-        Value::Object(fields) => Ok(fields),
-        other => Err(FunctionError::system(format!(
-            "a system row encoded as {}",
-            other.type_name()
-        ))),
-    }
-}
-
-fn table_number(tx: &Transaction, name: &str) -> Result<crate::value::TableNumber, FunctionError> {
-    tx.store()
-        .catalog()
-        .table(name)
-        .map(|t| t.number)
-        .ok_or_else(|| {
-            FunctionError::system(format!(
-                "the system table {name} is missing (the backend was opened without system tables)"
-            ))
-        })
 }
 
 /// Inserts a pending job.

@@ -16,10 +16,12 @@ pub const BY_CREATION_TIME: &str = "by_creation_time";
 /// Tables the backend itself creates; user tables may not start with `_`.
 pub const MUTATION_LOG_TABLE: &str = "_mutation_log";
 /// Every system table.
-pub const SYSTEM_TABLES: [&str; 3] = [
+pub const SYSTEM_TABLES: [&str; 5] = [
     MUTATION_LOG_TABLE,
     crate::scheduler::SCHEDULED_FUNCTIONS_TABLE,
     crate::scheduler::CRON_JOBS_TABLE,
+    crate::storage::STORAGE_TABLE,
+    crate::storage::UPLOADS_TABLE,
 ];
 
 /// The most fields a compound index may have.
@@ -288,7 +290,8 @@ impl Schema {
             TableDefinition::new(MUTATION_LOG_TABLE).index("by_request", &["session", "request"])
         ]
         .into_iter()
-        .chain(crate::scheduler::system_tables());
+        .chain(crate::scheduler::system_tables())
+        .chain(crate::storage::system_tables());
         for table in system {
             if self.get(&table.name).is_none() {
                 self.tables.push(table);

@@ -99,7 +99,17 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CONVEX_LISTEN", default_value = "127.0.0.1:3210")]
     listen: SocketAddr,
-    /// Directory for the database.
+    /// Address the site origin (HTTP actions) listens on.
+    #[arg(long, env = "CONVEX_SITE_LISTEN", default_value = "127.0.0.1:3211")]
+    site_listen: SocketAddr,
+    /// The deployment's public URL, on which upload URLs and the URLs of
+    /// stored files are built (default: `http://` and the listen address).
+    #[arg(long, env = "CONVEX_CLOUD_ORIGIN", value_name = "URL")]
+    origin: Option<String>,
+    /// The largest file an upload URL accepts, in bytes (default 1 GiB).
+    #[arg(long, env = "CONVEX_MAX_UPLOAD_BYTES", default_value_t = crate::storage::DEFAULT_MAX_UPLOAD_BYTES)]
+    max_upload_bytes: u64,
+    /// Directory for the database and stored files.
     #[arg(long, env = "CONVEX_DATA", default_value = "./convex-data")]
     data: PathBuf,
     /// SQLite durability: `normal` survives process crashes; `full` also power loss.
@@ -196,6 +206,15 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
     ];
     if let Some(dir) = serve.static_dir {
         serve_args.extend(["--static-dir".into(), dir.into()]);
+    }
+    serve_args.extend([
+        "--site-listen".into(),
+        serve.site_listen.to_string().into(),
+        "--max-upload-bytes".into(),
+        serve.max_upload_bytes.to_string().into(),
+    ]);
+    if let Some(origin) = serve.origin {
+        serve_args.extend(["--origin".into(), origin.into()]);
     }
     // Not on the child's command line, where any local user could read it.
     let serve_env: Vec<(OsString, OsString)> = serve
@@ -307,19 +326,19 @@ async fn serve(
     if let Some(path) = &args.auth_config {
         app = app.with_auth_providers(AuthConfig::from_file(path)?);
     }
+    let listener = bind(args.listen).await?;
+    let site_listener = bind(args.site_listen).await?;
+    config.storage.origin = args.origin.clone();
+    config.storage.max_upload_bytes = args.max_upload_bytes;
     let backend = Backend::open(app, config).await?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: args.listen,
-            source,
-        })?;
     let config = ServerConfig {
         static_dir: args.static_dir,
         ..ServerConfig::default()
     };
-    let server = Server::start(backend, listener, config).await?;
+    let mut server = Server::start(backend, listener, config).await?;
+    let site = server.serve_site(site_listener)?;
     println!("listening on http://{}", server.local_addr());
+    println!("site listening on http://{site}");
     let data = std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone());
     println!("data in {}", data.display());
     tracing::info!(data = %args.data.display(), "listening on http://{}", server.local_addr());
@@ -335,6 +354,12 @@ async fn serve(
     server.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServerError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
 }
 
 /// Completes when standard input reaches its end (the dev loop closed it or

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use super::AppState;
+use crate::app::Backend;
 use crate::function::{
     Caller, FunctionKind, FunctionOutcome, FunctionPath, Identity, args_from_wire,
 };
@@ -35,6 +36,15 @@ pub(super) struct HttpError {
 }
 
 impl HttpError {
+    /// An error answered with `status` and `{code, message}`.
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        HttpError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
     fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         HttpError {
             status: StatusCode::BAD_REQUEST,
@@ -77,7 +87,10 @@ fn encode(value: &Value, format: Format) -> Json {
 /// user of a `Bearer <jwt>` token verified against the app's providers, an
 /// admin for `Convex <admin key>` (acting as the identity after a `:`).
 /// A bad token is a 401 whose code and message say why.
-async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Identity, HttpError> {
+pub(super) async fn identity(
+    backend: &Backend,
+    headers: &HeaderMap,
+) -> Result<Identity, HttpError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Identity::Unauthenticated);
     };
@@ -91,8 +104,7 @@ async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Identity, Htt
     match scheme.to_ascii_lowercase().as_str() {
         "bearer" => {
             let now = (crate::store::wall_clock_millis() / 1000.0) as u64;
-            let verified = state
-                .backend
+            let verified = backend
                 .runner()
                 .auth()
                 .verify(token.trim(), now)
@@ -100,8 +112,7 @@ async fn identity(state: &AppState, headers: &HeaderMap) -> Result<Identity, Htt
                 .map_err(|e| unauthenticated(e.code, e.message))?;
             Ok(Identity::User(Box::new(verified.identity)))
         }
-        "convex" => state
-            .backend
+        "convex" => backend
             .runner()
             .auth()
             .verify_admin_header(token.trim())
@@ -171,7 +182,7 @@ async fn call(
 ) -> Result<Json, HttpError> {
     let request: FunctionRequest = parse_body(body)?;
     let format = parse_format(request.format.as_deref(), Format::Clean)?;
-    let identity = identity(state, headers).await?;
+    let identity = identity(&state.backend, headers).await?;
     let args = parse_args(request.args)?;
     let runner = state.backend.runner();
     let outcome = if at_ts {
@@ -272,7 +283,7 @@ pub(super) async fn get_query(
             FunctionKind::Query,
             &q.path,
             args,
-            identity(&state, &headers).await?,
+            identity(&state.backend, &headers).await?,
             Caller::Client,
         )
         .await;
@@ -291,7 +302,7 @@ pub(super) async fn query_batch(
     body: Bytes,
 ) -> Result<JsonResponse<Json>, HttpError> {
     let batch: BatchRequest = parse_body(&body)?;
-    let identity = identity(&state, &headers).await?;
+    let identity = identity(&state.backend, &headers).await?;
     let ts = state.backend.store().latest_ts();
     let mut results = Vec::with_capacity(batch.queries.len());
     for q in batch.queries {
@@ -339,7 +350,7 @@ pub(super) async fn run(
         )
     })?;
     let function_path = FunctionPath::new(module, name).to_string();
-    let identity = identity(&state, &headers).await?;
+    let identity = identity(&state.backend, &headers).await?;
     let args = parse_args(request.args)?;
     let runner = state.backend.runner();
     let kind = FunctionPath::parse(&function_path)

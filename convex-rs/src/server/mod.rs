@@ -5,6 +5,8 @@
 mod cli;
 mod dev;
 mod http_api;
+mod site;
+mod storage;
 mod ws;
 
 use std::net::SocketAddr;
@@ -126,7 +128,9 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     sessions: SessionTracker,
     /// Taken by `shutdown`.
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    task: Option<ServingTask>,
+    /// The site origin's address and task, once [`serve_site`](Self::serve_site) ran.
+    site: Option<(SocketAddr, ServingTask)>,
 }
 
 /// Collapses repeated slashes (`//api/query`), which clients produce from a
@@ -178,6 +182,8 @@ fn router(state: AppState, config: &ServerConfig) -> Router {
         .route("/instance_name", get(|| async { "convex-rs" }))
         .route("/instance_version", get(|| async { VERSION }))
         .route("/echo", post(http_api::echo))
+        .route("/api/storage/upload", post(storage::upload))
+        .route("/api/storage/{id}", get(storage::serve))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(cors)
         .with_state(state);
@@ -213,6 +219,42 @@ fn without_nagle(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)
     listener.tap_io(set_nodelay)
 }
 
+type ServingTask = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Serves `app` on `listener` in a task, until `stop` turns true.
+fn spawn_serving<S>(listener: TcpListener, app: S, mut stop: watch::Receiver<bool>) -> ServingTask
+where
+    S: tower::Service<
+            Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    tokio::spawn(async move {
+        axum::serve(
+            without_nagle(listener),
+            axum::ServiceExt::<Request>::into_make_service(app),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+    })
+}
+
+/// Waits (10 s at most) for a serving task that was told to stop.
+async fn join_serving(task: ServingTask, what: &str) {
+    match tokio::time::timeout(Duration::from_secs(10), task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "{what} stopped with an error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "{what} task failed"),
+        Err(_) => tracing::warn!("{what}: connections still open at shutdown"),
+    }
+}
+
 impl Server {
     /// Serves `backend` on `listener` until [`shutdown`](Self::shutdown).
     pub async fn start(
@@ -221,6 +263,9 @@ impl Server {
         config: ServerConfig,
     ) -> Result<Server, ServerError> {
         let addr = listener.local_addr()?;
+        if let Some(files) = backend.runner().files() {
+            files.set_listen_origin(format!("http://{addr}"));
+        }
         let hub = Hub::start(backend.runner().clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let sessions = SessionTracker::default();
@@ -232,17 +277,7 @@ impl Server {
             sessions: sessions.clone(),
         };
         let app = router(state, &config).map_request(normalize_path);
-        let mut stop = shutdown_rx;
-        let task = tokio::spawn(async move {
-            axum::serve(
-                without_nagle(listener),
-                axum::ServiceExt::<Request>::into_make_service(app),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
-        });
+        let task = spawn_serving(listener, app, shutdown_rx);
         Ok(Server {
             addr,
             backend,
@@ -250,7 +285,26 @@ impl Server {
             shutdown,
             sessions,
             task: Some(task),
+            site: None,
         })
+    }
+
+    /// Serves the app's HTTP actions on `listener` (the site origin, as
+    /// Convex serves them on `.convex.site`) until shutdown.
+    pub fn serve_site(&mut self, listener: TcpListener) -> Result<SocketAddr, ServerError> {
+        let addr = listener.local_addr()?;
+        let app = Router::new()
+            .fallback(site::dispatch)
+            .with_state(self.backend.clone())
+            .map_request(normalize_path);
+        let task = spawn_serving(listener, app, self.shutdown.subscribe());
+        self.site = Some((addr, task));
+        Ok(addr)
+    }
+
+    /// The site origin's address, if it is served.
+    pub fn site_addr(&self) -> Option<SocketAddr> {
+        self.site.as_ref().map(|(addr, _)| *addr)
     }
 
     /// The address the server listens on.
@@ -274,12 +328,10 @@ impl Server {
         let _ = self.shutdown.send(true);
         self.sessions.wait_idle(Duration::from_secs(10)).await;
         if let Some(task) = self.task.take() {
-            match tokio::time::timeout(Duration::from_secs(10), task).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
-                Err(_) => tracing::warn!("HTTP connections still open at shutdown"),
-            }
+            join_serving(task, "the server").await;
+        }
+        if let Some((_, task)) = self.site.take() {
+            join_serving(task, "the site server").await;
         }
         self.hub.stop();
         self.backend.shutdown().await;

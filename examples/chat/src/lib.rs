@@ -6,15 +6,20 @@
 //! `messages:count`, `messages:get`, `messages:edit`, `messages:remove`,
 //! `messages:page`, `messages:search`, `messages:shout` (action),
 //! `messages:sendLater`, `messages:cancelScheduled`, `messages:scheduled`,
-//! `messages:sendExpiring`, and the internal mutations `messages:wipe`,
-//! `messages:deliver`, `messages:expire` and `messages:purgeExpired` (run
-//! hourly by the cron job `purge expired messages`).
+//! `messages:sendExpiring`, `messages:generateUploadUrl`,
+//! `messages:sendImage`, and the internal functions `messages:wipe`,
+//! `messages:deliver`, `messages:expire`, `messages:purgeExpired` (run
+//! hourly by the cron job `purge expired messages`) and `messages:recent`.
+//!
+//! HTTP routes on the site origin: `GET /messages`, `POST /messages`,
+//! `OPTIONS /messages` (CORS preflight) and `POST /upload`.
 
 // ANCHOR: modules
 use convex_rs::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod http;
 pub mod messages;
 pub mod users;
 // ANCHOR_END: modules
@@ -43,12 +48,38 @@ pub struct Message {
     pub body: String,
     /// Who sent it.
     pub user: Id<User>,
+    /// An attached image, in file storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Id<StorageFile>>,
 }
 
 impl TableType for Message {
     const TABLE_NAME: &'static str = "messages";
 }
 // ANCHOR_END: message
+
+// ANCHOR: listed_message
+/// A message as `messages:list` returns it: the document, and the URL of
+/// its image when it has one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedMessage {
+    /// The message.
+    #[serde(flatten)]
+    pub message: Doc<Message>,
+    /// Where the image is served, if the message has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+}
+
+/// A listed message reads as the message it lists (`listed.body`).
+impl std::ops::Deref for ListedMessage {
+    type Target = Doc<Message>;
+    fn deref(&self) -> &Doc<Message> {
+        &self.message
+    }
+}
+// ANCHOR_END: listed_message
 
 // ANCHOR: expiry
 /// When a message sent with `messages:sendExpiring` is to be deleted.
@@ -89,6 +120,7 @@ pub fn app() -> Result<App, convex_rs::app::BackendError> {
         .schema(schema())
         .functions_from(module_path!())
         .crons(crons())
+        .http(http::router())
         .build()
 }
 // ANCHOR_END: app

@@ -3,7 +3,7 @@
 // ANCHOR: imports
 use convex_rs::prelude::*;
 
-use crate::{Message, User};
+use crate::{ListedMessage, Message, User};
 // ANCHOR_END: imports
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -39,15 +39,38 @@ async fn insert_message(
     if ctx.db().get(user).await?.is_none() {
         return Err(ConvexError::from_json(serde_json::json!({ "code": "UNKNOWN_USER" })).into());
     }
-    ctx.db().insert(&Message { body, user }).await
+    ctx.db()
+        .insert(&Message {
+            body,
+            user,
+            image: None,
+        })
+        .await
 }
 // ANCHOR_END: send
 
 // ANCHOR: list
-/// Every message, oldest first.
+/// Every message, oldest first; those with an image carry its URL.
 #[query]
-pub async fn list(ctx: &QueryCtx) -> Result<Vec<Doc<Message>>, FunctionError> {
-    Ok(ctx.db().query::<Message>().collect().await?)
+pub async fn list(ctx: &QueryCtx) -> Result<Vec<ListedMessage>, FunctionError> {
+    let messages = ctx.db().query::<Message>().collect().await?;
+    with_image_urls(ctx, messages).await
+}
+
+/// Adds the URL of each message's image.
+async fn with_image_urls(
+    ctx: &QueryCtx,
+    messages: Vec<Doc<Message>>,
+) -> Result<Vec<ListedMessage>, FunctionError> {
+    let mut listed = Vec::with_capacity(messages.len());
+    for message in messages {
+        let image_url = match message.image {
+            Some(image) => ctx.storage().get_url(image).await?,
+            None => None,
+        };
+        listed.push(ListedMessage { message, image_url });
+    }
+    Ok(listed)
 }
 // ANCHOR_END: list
 
@@ -79,9 +102,12 @@ pub async fn edit(ctx: &MutationCtx, id: Id<Message>, body: String) -> Result<()
 // ANCHOR_END: edit
 
 // ANCHOR: remove
-/// Deletes a message.
+/// Deletes a message, and its image from file storage.
 #[mutation]
 pub async fn remove(ctx: &MutationCtx, id: Id<Message>) -> Result<(), FunctionError> {
+    if let Some(image) = ctx.db().get(id).await?.and_then(|message| message.image) {
+        ctx.storage().delete(image).await?;
+    }
     ctx.db().delete(id).await
 }
 // ANCHOR_END: remove
@@ -188,7 +214,15 @@ pub async fn deliver(
     if ctx.db().get(user).await?.is_none() {
         return Ok(None);
     }
-    Ok(Some(ctx.db().insert(&Message { body, user }).await?))
+    Ok(Some(
+        ctx.db()
+            .insert(&Message {
+                body,
+                user,
+                image: None,
+            })
+            .await?,
+    ))
 }
 // ANCHOR_END: send_later
 
@@ -306,3 +340,48 @@ pub async fn purge_expired(ctx: &MutationCtx) -> Result<f64, FunctionError> {
     Ok(expired.len() as f64)
 }
 // ANCHOR_END: send_expiring
+
+// ANCHOR: recent
+/// The latest `limit` messages, oldest first (for `GET /messages`).
+#[internal_query]
+pub async fn recent(ctx: &QueryCtx, limit: f64) -> Result<Vec<ListedMessage>, FunctionError> {
+    let mut latest = ctx
+        .db()
+        .query::<Message>()
+        .order(Order::Desc)
+        .take(limit.clamp(0.0, 1000.0) as usize)
+        .await?;
+    latest.reverse();
+    with_image_urls(ctx, latest).await
+}
+// ANCHOR_END: recent
+
+// ANCHOR: upload
+/// A URL the browser can `POST` an image to; it answers `{"storageId"}`.
+#[mutation]
+pub async fn generate_upload_url(ctx: &MutationCtx) -> Result<String, FunctionError> {
+    ctx.storage().generate_upload_url().await
+}
+
+/// Sends a message whose content is an uploaded image.
+#[mutation]
+pub async fn send_image(
+    ctx: &MutationCtx,
+    storage_id: Id<StorageFile>,
+    user: Id<User>,
+) -> Result<Id<Message>, FunctionError> {
+    if ctx.storage().metadata(storage_id).await?.is_none() {
+        return Err(ConvexError::from_json(serde_json::json!({ "code": "UNKNOWN_FILE" })).into());
+    }
+    if ctx.db().get(user).await?.is_none() {
+        return Err(ConvexError::from_json(serde_json::json!({ "code": "UNKNOWN_USER" })).into());
+    }
+    ctx.db()
+        .insert(&Message {
+            body: String::new(),
+            user,
+            image: Some(storage_id),
+        })
+        .await
+}
+// ANCHOR_END: upload

@@ -61,6 +61,15 @@ before(() => {
       "  echo 'error[E0425]: cannot find value `oops` in this scope (simulated)' >&2",
       "  exit 101",
       "fi",
+      // Build with the workspace's feature set (`--workspace` instead of
+      // `-p chat`): the same as CI's `cargo build --workspace --bins`, so the
+      // dev loop reuses those artifacts instead of compiling every dependency
+      // again with the chat package's smaller feature set.
+      'if [ "$1" = build ]; then',
+      "  shift; skip=",
+      '  for a in "$@"; do shift; case "$skip$a" in -p) skip=1;; 1*) skip=;; *) set -- "$@" "$a";; esac; done',
+      '  set -- build --workspace "$@"',
+      "fi",
       'exec "${REAL_CARGO:-cargo}" "$@"',
       "",
     ].join("\n"),

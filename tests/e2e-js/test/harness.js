@@ -36,6 +36,8 @@ export const BIN_DIR = path.resolve(
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 const READY_LINE = /listening on (http:\/\/\S+)/;
+// Printed after the deployment's `listening on` line, once both origins serve.
+const SITE_READY_LINE = /^site listening on (http:\/\/\S+)/;
 
 /** The path of an example server binary (`chat`, `bank`, `notes`, `embeddings-standin`). */
 export function binaryPath(app) {
@@ -198,8 +200,9 @@ async function spawnUntilReady({ name, label, bin, args, env, readyLine, readyTe
 }
 
 /**
- * Start `BIN serve --listen 127.0.0.1:PORT --data DIR` and wait (30 s at most)
- * until it prints `listening on http://127.0.0.1:PORT` on stdout or stderr.
+ * Start `BIN serve --listen 127.0.0.1:PORT --site-listen 127.0.0.1:0 --data DIR`
+ * and wait (30 s at most) until it prints `listening on http://127.0.0.1:PORT`
+ * and `site listening on http://...` (the HTTP actions' origin, `siteUrl`).
  *
  * @param {"chat"|"bank"|"notes"} app
  * @param {{port?: number, dataDir?: string, env?: Record<string, string|undefined>, args?: string[]}} [options]
@@ -208,7 +211,7 @@ async function spawnUntilReady({ name, label, bin, args, env, readyLine, readyTe
  *   again by `stop()`. `env`: variables to set for the server on top of this
  *   process' environment (`undefined` removes one, e.g. `{EMBEDDINGS_URL: undefined}`).
  *   `args`: more `serve` arguments (e.g. `["--auth-config", path]`).
- * @returns {Promise<{url: string, port: number, dataDir: string, pid: number,
+ * @returns {Promise<{url: string, siteUrl: string, port: number, dataDir: string, pid: number,
  *   output: () => string, stop: () => Promise<{code: number|null, signal: string|null}>}>}
  */
 export async function startServer(app, options = {}) {
@@ -223,7 +226,11 @@ export async function startServer(app, options = {}) {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? tempDir(`convex-rs-e2e-${app}-`);
   const url = `http://127.0.0.1:${port}`;
-  const args = ["serve", "--listen", `127.0.0.1:${port}`, "--data", dataDir, ...(options.args ?? [])];
+  const extra = options.args ?? [];
+  // A free port for the site origin unless the caller picks one, so servers
+  // running side by side do not compete for the default 3211.
+  const site = extra.includes("--site-listen") ? [] : ["--site-listen", "127.0.0.1:0"];
+  const args = ["serve", "--listen", `127.0.0.1:${port}`, "--data", dataDir, ...site, ...extra];
 
   const started = await spawnUntilReady({
     name: app,
@@ -231,17 +238,19 @@ export async function startServer(app, options = {}) {
     bin,
     args,
     env: options.env,
-    readyLine: READY_LINE,
-    readyText: `listening on ${url}`,
+    readyLine: SITE_READY_LINE,
+    readyText: `listening on ${url}, then site listening on http://...`,
     onStopped: () => {
       if (ownsDataDir) removeDir(dataDir);
     },
   });
-  if (started.printed.replace(/\/$/, "") !== url) {
+  const printed = READY_LINE.exec(started.output())?.[1];
+  if (printed?.replace(/\/$/, "") !== url) {
     await started.stop();
-    throw new Error(`${app} printed "listening on ${started.printed}", expected ${url}`);
+    throw new Error(`${app} printed "listening on ${printed}", expected ${url}`);
   }
-  return { url, port, dataDir, pid: started.pid, output: started.output, stop: started.stop };
+  const siteUrl = started.printed.replace(/\/$/, "");
+  return { url, siteUrl, port, dataDir, pid: started.pid, output: started.output, stop: started.stop };
 }
 
 /**

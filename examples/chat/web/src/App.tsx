@@ -1,4 +1,11 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import {
+  useEffect,
+  useRef,
+  useState,
+  type ChangeEvent,
+  type FormEvent,
+  type SyntheticEvent,
+} from "react";
 // ANCHOR: imports
 import {
   insertAtTop,
@@ -7,6 +14,7 @@ import {
   usePaginatedQuery,
   useQuery,
 } from "convex/react";
+import type { FunctionReturnType } from "convex/server";
 import { ConvexError } from "convex/values";
 import { api } from "../convex/_generated/api";
 import type { Doc, Id } from "../convex/_generated/dataModel";
@@ -15,6 +23,8 @@ import { DEFAULT_NAME, useIdentity, type Identity } from "./identity";
 import { SignIn } from "./SignIn";
 
 type Message = Doc<"messages">;
+/** A message as `messages:list` returns it: an image message has its URL. */
+type ListedMessage = FunctionReturnType<typeof api.messages.list>[number];
 
 const OPTIMISTIC_PREFIX = "optimistic:";
 
@@ -36,12 +46,19 @@ function hue(id: string): number {
   return h;
 }
 
+function isMine(message: Message, identity: Identity): boolean {
+  return !!identity.user && message.user === identity.user._id;
+}
+
 /** The messages module only returns user ids; we know our own name. */
-function authorLabel(message: Message, identity: Identity): string {
-  if (identity.user && message.user === identity.user._id) {
-    return `${identity.user.name} (you)`;
-  }
+function authorName(message: Message, identity: Identity): string {
+  if (identity.user && isMine(message, identity)) return identity.user.name;
   return `User ${String(message.user).slice(-4)}`;
+}
+
+function authorLabel(message: Message, identity: Identity): string {
+  const name = authorName(message, identity);
+  return isMine(message, identity) ? `${name} (you)` : name;
 }
 
 // ANCHOR: error-text
@@ -53,11 +70,38 @@ function errorText(err: unknown): string {
       return "Message can't be empty — type something first.";
     if (code === "UNKNOWN_USER")
       return "Your user no longer exists — set your name again.";
+    if (code === "UNKNOWN_FILE")
+      return "The uploaded image is gone — try attaching it again.";
     return `Couldn't send (${code ?? "error"}).`;
   }
   return `Couldn't send: ${err instanceof Error ? err.message : String(err)}`;
 }
 // ANCHOR_END: error-text
+
+/** The text for a failed image upload (the upload itself or `sendImage`). */
+function uploadErrorText(err: unknown): string {
+  if (err instanceof ConvexError) return errorText(err);
+  return `Couldn't send the image: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+// ANCHOR: upload
+/** POSTs a file to an upload URL; resolves with the new file's storage id. */
+async function uploadFile(url: string, file: File): Promise<Id<"_storage">> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": file.type || "application/octet-stream" },
+    body: file,
+  });
+  if (!res.ok) {
+    const detail = (await res.text().catch(() => "")).trim();
+    throw new Error(
+      `upload failed (${res.status}${detail ? `: ${detail.slice(0, 200)}` : ""})`,
+    );
+  }
+  const { storageId } = (await res.json()) as { storageId: Id<"_storage"> };
+  return storageId;
+}
+// ANCHOR_END: upload
 
 export function App() {
   const identity = useIdentity();
@@ -161,8 +205,12 @@ function Chat({ identity }: { identity: Identity }) {
   );
   // ANCHOR_END: send
 
+  const generateUploadUrl = useMutation(api.messages.generateUploadUrl);
+  const sendImage = useMutation(api.messages.sendImage);
+
   const [draft, setDraft] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [uploading, setUploading] = useState(false);
   const listRef = useRef<HTMLOListElement>(null);
 
   // Keep the newest message in view.
@@ -170,6 +218,16 @@ function Chat({ identity }: { identity: Identity }) {
     const el = listRef.current;
     if (el) el.scrollTop = el.scrollHeight;
   }, [messages?.length]);
+
+  // An image grows its message once loaded: stay at the bottom if we were.
+  function onImageLoad(e: SyntheticEvent<HTMLImageElement>) {
+    const el = listRef.current;
+    if (!el) return;
+    const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
+    if (fromBottom <= e.currentTarget.offsetHeight + 48) {
+      el.scrollTop = el.scrollHeight;
+    }
+  }
 
   // ANCHOR: on-submit
   async function onSubmit(e: FormEvent) {
@@ -188,6 +246,27 @@ function Chat({ identity }: { identity: Identity }) {
   }
   // ANCHOR_END: on-submit
 
+  // ANCHOR: on-attach
+  async function onAttach(e: ChangeEvent<HTMLInputElement>) {
+    const input = e.currentTarget;
+    const file = input.files?.[0];
+    if (!file) return;
+    setError(null);
+    setUploading(true);
+    try {
+      const user = await identity.ensureUser();
+      const url = await generateUploadUrl();
+      const storageId = await uploadFile(url, file);
+      await sendImage({ storageId, user });
+    } catch (err) {
+      setError(uploadErrorText(err));
+    } finally {
+      setUploading(false);
+      input.value = ""; // so that choosing the same file again sends it again
+    }
+  }
+  // ANCHOR_END: on-attach
+
   return (
     <section className="card chat" aria-label="Messages">
       <ol className="messages" ref={listRef} data-testid="message-list">
@@ -196,9 +275,9 @@ function Chat({ identity }: { identity: Identity }) {
         ) : messages.length === 0 ? (
           <li className="placeholder">No messages yet. Say hello!</li>
         ) : (
-          messages.map((m) => {
+          messages.map((m: ListedMessage) => {
             const pending = isOptimistic(m);
-            const mine = !!identity.user && m.user === identity.user._id;
+            const mine = isMine(m, identity);
             return (
               <li
                 key={m._id}
@@ -220,7 +299,20 @@ function Chat({ identity }: { identity: Identity }) {
                       {pending ? "sending…" : formatTime(m._creationTime)}
                     </time>
                   </div>
-                  <p className="body">{m.body}</p>
+                  {m.imageUrl ? (
+                    <img
+                      className="image"
+                      src={m.imageUrl}
+                      alt={`image from ${authorName(m, identity)}`}
+                      data-testid="message-image"
+                      onLoad={onImageLoad}
+                    />
+                  ) : m.image ? (
+                    <p className="body missing">Image unavailable</p>
+                  ) : null}
+                  {(m.body !== "" || !m.image) && (
+                    <p className="body">{m.body}</p>
+                  )}
                 </div>
               </li>
             );
@@ -228,6 +320,21 @@ function Chat({ identity }: { identity: Identity }) {
         )}
       </ol>
       <form className="composer" onSubmit={onSubmit}>
+        <label
+          className={`attach${uploading ? " busy" : ""}`}
+          title={uploading ? "Uploading…" : "Attach image"}
+        >
+          <input
+            type="file"
+            accept="image/*"
+            aria-label="Attach image"
+            data-testid="attach-image"
+            className="visually-hidden"
+            disabled={uploading}
+            onChange={(e) => void onAttach(e)}
+          />
+          {uploading ? <span aria-hidden>…</span> : <ImageIcon />}
+        </label>
         <input
           data-testid="message-input"
           value={draft}
@@ -249,6 +356,27 @@ function Chat({ identity }: { identity: Identity }) {
         </p>
       )}
     </section>
+  );
+}
+
+/** A picture icon for the "attach image" control (no emoji font needed). */
+function ImageIcon() {
+  return (
+    <svg
+      width="18"
+      height="18"
+      viewBox="0 0 24 24"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2"
+      strokeLinecap="round"
+      strokeLinejoin="round"
+      aria-hidden
+    >
+      <rect x="3" y="4" width="18" height="16" rx="2" />
+      <circle cx="9" cy="10" r="1.8" />
+      <path d="m21 16-5-5-9 9" />
+    </svg>
   );
 }
 
@@ -325,7 +453,9 @@ function History() {
               className={isOptimistic(m) ? "pending" : undefined}
             >
               <time>{formatTime(m._creationTime)}</time>
-              <span>{m.body}</span>
+              <span className={m.body ? undefined : "image-note"}>
+                {m.body || (m.image ? "(image)" : "")}
+              </span>
             </li>
           ))
         )}

@@ -35,6 +35,11 @@ const SEEDED = 12;
 // bound with a wide margin (loopback, debug build), not a benchmark.
 const CLICK_TO_APPEAR_BOUND_MS = 250;
 const CLICK_TO_APPEAR_ROUNDS = 5;
+// A valid 2x2 RGB PNG (red, blue / red, blue), 73 bytes.
+const PNG_2X2 = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR42mP4zwAE/xkgFAAb8gP9PpddpAAAAABJRU5ErkJggg==",
+  "base64",
+);
 
 let server; // ChildProcess
 let issuer; // ChildProcess: the dev issuer the sign-in box gets tokens from
@@ -70,6 +75,10 @@ function startServer(port) {
         "serve",
         "--listen",
         `127.0.0.1:${port}`,
+        // HTTP actions' origin: a free port, so parallel servers never
+        // compete for the default 3211.
+        "--site-listen",
+        "127.0.0.1:0",
         "--data",
         dataDir,
         "--static-dir",
@@ -91,8 +100,17 @@ function startServer(port) {
     }, 30_000);
     const onData = (chunk) => {
       serverLog += chunk.toString();
-      if (serverLog.includes("listening on")) {
+      // The deployment's own line, `listening on URL` at the start of a line
+      // (not `site listening on URL`, the HTTP actions' origin).
+      const m = /^listening on (http:\/\/\S+)\r?\n/m.exec(serverLog);
+      if (m) {
         clearTimeout(timer);
+        const expected = `http://127.0.0.1:${port}`;
+        if (m[1].replace(/\/$/, "") !== expected) {
+          child.kill("SIGKILL");
+          reject(new Error(`chat printed "listening on ${m[1]}", expected ${expected}:\n${serverLog}`));
+          return;
+        }
         resolveStart(child);
       }
     };
@@ -495,6 +513,108 @@ test("the name and user survive a reload (localStorage)", async () => {
       timeout: TIMEOUT,
     },
   );
+});
+
+test("a failed image upload shows an error inline and sends nothing", async () => {
+  const before = await pageA.locator('[data-testid="message"]').count();
+  const upload = "**/api/storage/upload*";
+  await pageA.route(upload, (route) =>
+    route.fulfill({ status: 500, contentType: "text/plain", body: "disk on fire" }),
+  );
+  try {
+    await pageA.getByLabel("Attach image").setInputFiles({
+      name: "broken.png",
+      mimeType: "image/png",
+      buffer: PNG_2X2,
+    });
+    const error = pageA.getByTestId("send-error");
+    await error.waitFor({ timeout: TIMEOUT });
+    assert.match(await error.innerText(), /couldn't send the image.*500.*disk on fire/i);
+  } finally {
+    await pageA.unroute(upload);
+  }
+  // The control is usable again, and nothing was sent.
+  assert.ok(await pageA.getByLabel("Attach image").isEnabled());
+  assert.equal(await pageA.getByLabel("Attach image").inputValue(), "");
+  assert.equal(await pageA.locator('[data-testid="message"]').count(), before);
+  assert.equal(await pageA.getByTestId("message-image").count(), 0);
+});
+
+test("an attached image is uploaded, sent, and shows in both pages", async () => {
+  const before = await pageA.locator('[data-testid="message"]').count();
+  const aliceId = await pageA.getByTestId("identity").getAttribute("data-user-id");
+  assert.ok(aliceId);
+  await pageA.getByLabel("Attach image").setInputFiles({
+    name: `dots-${Date.now()}.png`,
+    mimeType: "image/png",
+    buffer: PNG_2X2,
+  });
+  // A new attempt clears the previous test's error.
+  await pageA
+    .getByTestId("send-error")
+    .waitFor({ state: "detached", timeout: TIMEOUT });
+
+  // Page A: a stored message with just the image, loaded from the server.
+  const messageA = pageA.locator('[data-testid="message"][data-confirmed="true"]', {
+    has: pageA.locator('img[data-testid="message-image"]'),
+  });
+  await messageA.waitFor({ timeout: TIMEOUT });
+  assert.equal(await messageA.count(), 1);
+  assert.equal(await pageA.locator('[data-testid="message"]').count(), before + 1);
+  const id = await messageA.getAttribute("data-id");
+  const imgA = messageA.locator("img");
+  assert.equal(await imgA.getAttribute("alt"), "image from Alice");
+  assert.equal(await messageA.locator(".body").count(), 0, "no text, only the image");
+  const src = await imgA.getAttribute("src");
+  assert.ok(
+    src.startsWith(`${baseUrl}/api/storage/`),
+    `image src ${src} should be under ${baseUrl}/api/storage/`,
+  );
+  await imgA.evaluate(
+    (img) =>
+      img.complete
+        ? null
+        : new Promise((done) => {
+            img.addEventListener("load", done, { once: true });
+            img.addEventListener("error", done, { once: true });
+          }),
+  );
+  assert.deepEqual(
+    await imgA.evaluate((img) => [img.naturalWidth, img.naturalHeight]),
+    [2, 2],
+    "the image decoded in the page",
+  );
+  // The control is ready for the next file.
+  assert.ok(await pageA.getByLabel("Attach image").isEnabled());
+  assert.equal(await pageA.getByLabel("Attach image").inputValue(), "");
+
+  // The URL serves the uploaded bytes with their content type.
+  const res = await fetch(src);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^image\/png/);
+  assert.deepEqual(Buffer.from(await res.arrayBuffer()), PNG_2X2);
+
+  // Page B: the same message arrives live, image loaded, labelled by author.
+  const imgB = pageB.locator(`[data-testid="message"][data-id="${id}"] img`);
+  await imgB.waitFor({ timeout: TIMEOUT });
+  assert.equal(await imgB.getAttribute("src"), src);
+  assert.equal(await imgB.getAttribute("alt"), `image from User ${aliceId.slice(-4)}`);
+  await pageB.waitForFunction(
+    (messageId) => {
+      const img = document.querySelector(
+        `[data-testid="message"][data-id="${messageId}"] img`,
+      );
+      return !!img && img.complete && img.naturalWidth > 0;
+    },
+    id,
+    { timeout: TIMEOUT },
+  );
+  // ... and the history panel lists it as an image, newest first.
+  await pageB
+    .getByTestId("history-item")
+    .first()
+    .filter({ hasText: /image/i })
+    .waitFor({ timeout: TIMEOUT });
 });
 
 test("search results are live and follow typing", async () => {

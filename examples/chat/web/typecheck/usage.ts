@@ -45,6 +45,7 @@ assertType<
       _id: Id<"messages">;
       _creationTime: number;
       body: string;
+      image?: Id<"_storage"> | null;
       user: Id<"users">;
     }
   >
@@ -69,7 +70,19 @@ assertType<
 assertType<Equals<FunctionArgs<typeof api.messages.send>, { body: string; user: Id<"users"> }>>();
 assertType<Equals<FunctionReturnType<typeof api.messages.send>, Id<"messages">>>();
 assertType<Equals<FunctionArgs<typeof api.messages.list>, Record<string, never>>>();
-assertType<Equals<FunctionReturnType<typeof api.messages.list>, Array<Doc<"messages">>>>();
+assertType<
+  Equals<
+    FunctionReturnType<typeof api.messages.list>,
+    Array<{
+      _id: Id<"messages">;
+      _creationTime: number;
+      body: string;
+      image?: Id<"_storage"> | null;
+      imageUrl?: string | null;
+      user: Id<"users">;
+    }>
+  >
+>();
 assertType<Equals<FunctionReturnType<typeof api.messages.get>, Doc<"messages"> | null>>();
 assertType<Equals<FunctionReturnType<typeof api.messages.count>, number>>();
 assertType<Equals<FunctionReturnType<typeof api.messages.edit>, null>>();
@@ -78,6 +91,27 @@ assertType<Equals<FunctionReturnType<typeof api.messages.shout>, string>>();
 assertType<Equals<FunctionArgs<typeof api.messages.search>, { query: string }>>();
 assertType<Equals<FunctionReturnType<typeof api.messages.search>, Array<Doc<"messages">>>>();
 assertType<Equals<FunctionReturnType<typeof api.users.byToken>, Doc<"users"> | null>>();
+
+// File storage: upload URLs, ids and rows of the system table `_storage`.
+assertType<Equals<FunctionArgs<typeof api.messages.generateUploadUrl>, Record<string, never>>>();
+assertType<Equals<FunctionReturnType<typeof api.messages.generateUploadUrl>, string>>();
+assertType<
+  Equals<FunctionArgs<typeof api.messages.sendImage>, { storageId: Id<"_storage">; user: Id<"users"> }>
+>();
+assertType<Equals<FunctionReturnType<typeof api.messages.sendImage>, Id<"messages">>>();
+assertType<Equals<(typeof api.messages.generateUploadUrl)["_type"], "mutation">>();
+assertType<
+  Equals<
+    Doc<"_storage">,
+    {
+      _id: Id<"_storage">;
+      _creationTime: number;
+      contentType?: string | null;
+      sha256: string;
+      size: number;
+    }
+  >
+>();
 
 // Scheduling: ids and rows of the system table `_scheduled_functions`.
 assertType<
@@ -130,7 +164,16 @@ export function useChat(userId: Id<"users">, messageId: Id<"messages">) {
     void [body, author, created];
   }
   const myName: string | undefined = me?.name;
-  return { all, alsoAll, count, skipped, found, notSearched, pageItems, sent, edited, created, shouted, myName };
+  const imageUrl: string | null | undefined = alsoAll?.[0]?.imageUrl;
+  const uploadUrl: Promise<string> = useMutation(api.messages.generateUploadUrl)();
+  const imageSent: Promise<Id<"messages">> = useMutation(api.messages.sendImage)({
+    storageId: "storage-id" as Id<"_storage">,
+    user: userId,
+  });
+  return {
+    all, alsoAll, count, skipped, found, notSearched, pageItems, sent, edited, created, shouted, myName,
+    imageUrl, uploadUrl, imageSent,
+  };
 }
 
 /** Uses the HTTP client, which accepts only public functions. */
@@ -160,6 +203,11 @@ export function useWrongly(userId: Id<"users">, messageId: Id<"messages">, clien
   // A message id is not a scheduled function's id.
   // @ts-expect-error `id` is an Id<"_scheduled_functions">
   void useMutation(api.messages.cancelScheduled)({ id: messageId });
+  // A message id is not a stored file's id.
+  // @ts-expect-error `storageId` is an Id<"_storage">
+  void useMutation(api.messages.sendImage)({ storageId: messageId, user: userId });
+  // @ts-expect-error messages:sendImage needs its `user`
+  void useMutation(api.messages.sendImage)({ storageId: "x" as Id<"_storage"> });
   // A plain string is not an id.
   // @ts-expect-error ids are branded strings
   useQuery(api.messages.get, { id: "not-an-id" });

@@ -196,6 +196,8 @@ before(async () => {
       "serve",
       "--listen",
       `127.0.0.1:${port}`,
+      "--site-listen",
+      "127.0.0.1:0",
       "--data",
       dataDir,
       "--static-dir",

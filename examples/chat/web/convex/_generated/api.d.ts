@@ -35,6 +35,12 @@ export declare const api: {
       { body: string; id: Id<"messages"> },
       null
     >;
+    generateUploadUrl: FunctionReference<
+      "mutation",
+      "public",
+      Record<string, never>,
+      string
+    >;
     get: FunctionReference<
       "query",
       "public",
@@ -45,7 +51,16 @@ export declare const api: {
       "query",
       "public",
       Record<string, never>,
-      Array<Doc<"messages">>
+      Array<
+        {
+          _id: Id<"messages">;
+          _creationTime: number;
+          body: string;
+          image?: Id<"_storage"> | null;
+          imageUrl?: string | null;
+          user: Id<"users">;
+        }
+      >
     >;
     page: FunctionReference<
       "query",
@@ -98,6 +113,12 @@ export declare const api: {
       "mutation",
       "public",
       { body: string; ttlMs: number; user: Id<"users"> },
+      Id<"messages">
+    >;
+    sendImage: FunctionReference<
+      "mutation",
+      "public",
+      { storageId: Id<"_storage">; user: Id<"users"> },
       Id<"messages">
     >;
     sendLater: FunctionReference<
@@ -169,6 +190,21 @@ export declare const internal: {
       "internal",
       Record<string, never>,
       number
+    >;
+    recent: FunctionReference<
+      "query",
+      "internal",
+      { limit: number },
+      Array<
+        {
+          _id: Id<"messages">;
+          _creationTime: number;
+          body: string;
+          image?: Id<"_storage"> | null;
+          imageUrl?: string | null;
+          user: Id<"users">;
+        }
+      >
     >;
     wipe: FunctionReference<
       "mutation",

@@ -22,13 +22,22 @@ export type Doc<TableName extends TableNames | SystemTableNames> =
   (DataModel & SystemDataModel)[TableName]["document"];
 
 /**
- * The system tables functions can read (`ctx.db().system()`): scheduled
- * function calls, with their state.
+ * The system tables functions can read (`ctx.db().system()`): stored files
+ * and scheduled function calls.
  */
-export type SystemTableNames = "_scheduled_functions";
+export type SystemTableNames = "_storage" | "_scheduled_functions";
 
 /** The documents of the system tables. */
 export type SystemDataModel = {
+  _storage: {
+    document: {
+      _id: Id<"_storage">;
+      _creationTime: number;
+      contentType?: string | null;
+      sha256: string;
+      size: number;
+    };
+  };
   _scheduled_functions: {
     document: {
       _id: Id<"_scheduled_functions">;
@@ -74,9 +83,10 @@ export type DataModel = {
       _id: Id<"messages">;
       _creationTime: number;
       body: string;
+      image?: Id<"_storage"> | null;
       user: Id<"users">;
     };
-    fieldPaths: "_creationTime" | "_id" | "body" | "user";
+    fieldPaths: "_creationTime" | "_id" | "body" | "image" | "user";
     indexes: { by_creation_time: ["_creationTime"]; by_id: ["_id"] };
     searchIndexes: {
       search_body: { searchField: "body"; filterFields: never };

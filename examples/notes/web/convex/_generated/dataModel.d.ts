@@ -22,13 +22,22 @@ export type Doc<TableName extends TableNames | SystemTableNames> =
   (DataModel & SystemDataModel)[TableName]["document"];
 
 /**
- * The system tables functions can read (`ctx.db().system()`): scheduled
- * function calls, with their state.
+ * The system tables functions can read (`ctx.db().system()`): stored files
+ * and scheduled function calls.
  */
-export type SystemTableNames = "_scheduled_functions";
+export type SystemTableNames = "_storage" | "_scheduled_functions";
 
 /** The documents of the system tables. */
 export type SystemDataModel = {
+  _storage: {
+    document: {
+      _id: Id<"_storage">;
+      _creationTime: number;
+      contentType?: string | null;
+      sha256: string;
+      size: number;
+    };
+  };
   _scheduled_functions: {
     document: {
       _id: Id<"_scheduled_functions">;
