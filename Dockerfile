@@ -24,6 +24,6 @@ COPY --from=server /usr/local/bin/chat /usr/local/bin/chat
 COPY --from=web /src/examples/chat/web/dist /srv/chat
 USER convex
 VOLUME /data
-EXPOSE 3210
-ENV CONVEX_LISTEN=0.0.0.0:3210 CONVEX_DATA=/data
+EXPOSE 3210 3211
+ENV CONVEX_LISTEN=0.0.0.0:3210 CONVEX_SITE_LISTEN=0.0.0.0:3211 CONVEX_DATA=/data
 CMD ["chat", "serve", "--static-dir", "/srv/chat"]

@@ -6,12 +6,17 @@
 //!   each at `synchronous=FULL` and `NORMAL`;
 //! * bank transfers/s with uniform and Zipf-skewed account choice;
 //!
+//! and, with `--postgres URL`, the same on that PostgreSQL server: raw
+//! one-insert-per-transaction commits, our inserts, uniform and skewed bank
+//! transfers (each in a fresh database, dropped at the end);
+//!
 //! then prints a table and the ratios against the targets. It always exits
 //! with 0 when the measurements ran, whether or not a target was met.
 
 mod cpu;
 mod items;
 mod raw;
+mod raw_pg;
 mod workloads;
 
 use convex_bench::{measure, zipf};
@@ -21,7 +26,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use convex_rs::prelude::Durability;
+use convex_rs::prelude::{BackendConfig, Durability};
+use convex_rs::store::PostgresConfig;
 
 use cpu::{CpuUse, CpuWatch};
 use measure::{Measurement, Window};
@@ -58,6 +64,10 @@ struct Args {
     /// each measurement and everything is removed at exit.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Also measure on this PostgreSQL server (`postgres://USER@HOST:PORT`;
+    /// the role must be able to create databases).
+    #[arg(long, env = "CONVEX_BENCH_POSTGRES")]
+    postgres: Option<String>,
 }
 
 /// Target: ours at FULL over raw at FULL.
@@ -66,6 +76,8 @@ const FULL_TARGET: f64 = 3.0;
 const NORMAL_TARGET: f64 = 0.5;
 /// Target: skewed transfers over uniform transfers.
 const SKEW_TARGET: f64 = 0.5;
+/// Target on PostgreSQL: ours over raw (group commit).
+const POSTGRES_TARGET: f64 = 3.0;
 
 /// One line of the results table.
 struct Row {
@@ -201,7 +213,7 @@ fn print_table(rows: &[Row]) {
         );
     }
     println!(
-        "(commits/grp: mean transactions per group commit (one SQLite transaction), counted by the committer over the whole run;"
+        "(commits/grp: mean transactions per group commit (one database transaction), counted by the committer over the whole run;"
     );
     println!(
         " cpu%: percent of one core used by this process / by everything else, over set-up, warm-up and run)"
@@ -314,7 +326,8 @@ async fn main() -> anyhow::Result<()> {
         let dir = fresh_dir(root.path(), &format!("ours-{sync}"))?;
         eprintln!("running items:insert at {sync} ...");
         let watch = CpuWatch::start();
-        let measurement = workloads::inserts(&dir, durability, args.callers, window).await?;
+        let config = BackendConfig::in_dir(&dir).durability(durability);
+        let measurement = workloads::inserts(config, args.callers, window).await?;
         let cpu = watch.stop();
         remove_dir(&dir);
         rows.push(Row {
@@ -341,8 +354,7 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("running {name} ...");
         let watch = CpuWatch::start();
         let (measurement, report) = workloads::bank(
-            &dir,
-            bank_durability,
+            BackendConfig::in_dir(&dir).durability(bank_durability),
             args.accounts,
             sampler,
             args.callers,
@@ -403,6 +415,105 @@ async fn main() -> anyhow::Result<()> {
     }
     if rows[..4].iter().any(|r| r.measurement.all_failures() > 0) {
         println!("WARNING: insert failures above; every insert should succeed");
+    }
+    if let Some(server) = &args.postgres {
+        postgres(server, &args, window, &zipf).await?;
+    }
+    Ok(())
+}
+
+/// The PostgreSQL rows: raw inserts, ours, bank uniform and skewed, each in
+/// a fresh database (dropped afterwards).
+async fn postgres(server: &str, args: &Args, window: Window, zipf: &Zipf) -> anyhow::Result<()> {
+    let run_id = std::process::id();
+    let mut rows = Vec::new();
+    let name = format!("convex_bench_raw_{run_id}");
+    let url = raw_pg::fresh_database(server, &name).await?;
+    eprintln!("running raw PostgreSQL ...");
+    let watch = CpuWatch::start();
+    let measurement = raw_pg::run(&url, window).await;
+    let cpu = watch.stop();
+    raw_pg::drop_database(server, &name).await;
+    rows.push(Row {
+        name: "raw insert",
+        sync: "pg",
+        callers: 1,
+        measurement: measurement?,
+        cpu,
+    });
+
+    let config = |name: &str| BackendConfig {
+        postgres: Some(PostgresConfig::new(format!(
+            "{}/{name}",
+            server.trim_end_matches('/')
+        ))),
+        ..BackendConfig::temporary()
+    };
+    let name = format!("convex_bench_ours_{run_id}");
+    eprintln!("running items:insert on PostgreSQL ...");
+    let watch = CpuWatch::start();
+    let measurement = workloads::inserts(config(&name), args.callers, window).await;
+    let cpu = watch.stop();
+    raw_pg::drop_database(server, &name).await;
+    rows.push(Row {
+        name: "ours insert",
+        sync: "pg",
+        callers: args.callers,
+        measurement: measurement?,
+        cpu,
+    });
+
+    let mut reports = Vec::new();
+    for (label, sampler) in [
+        (
+            "bank uniform",
+            PairSampler::Uniform {
+                accounts: args.accounts,
+            },
+        ),
+        ("bank skewed", PairSampler::Zipf(zipf.clone())),
+    ] {
+        let name = format!("convex_bench_{}_{run_id}", label.replace(' ', "_"));
+        eprintln!("running {label} on PostgreSQL ...");
+        let watch = CpuWatch::start();
+        let result =
+            workloads::bank(config(&name), args.accounts, sampler, args.callers, window).await;
+        let cpu = watch.stop();
+        raw_pg::drop_database(server, &name).await;
+        let (measurement, report) = result?;
+        rows.push(Row {
+            name: label,
+            sync: "pg",
+            callers: args.callers,
+            measurement,
+            cpu,
+        });
+        reports.push((label, report));
+    }
+
+    println!("PostgreSQL ({server}):");
+    print_table(&rows);
+    let [raw, ours, uniform, skewed] = &rows[..] else {
+        bail!("expected four PostgreSQL measurements");
+    };
+    ratio_line(
+        "pg: ours / raw (group commit)",
+        &ours.measurement,
+        &raw.measurement,
+        POSTGRES_TARGET,
+    );
+    ratio_line(
+        "pg: bank skewed / bank uniform (contention)",
+        &skewed.measurement,
+        &uniform.measurement,
+        SKEW_TARGET,
+    );
+    println!();
+    for (label, report) in &reports {
+        print_bank(&format!("pg {label}"), report);
+    }
+    for row in &rows {
+        print_errors(&format!("pg {}", row.name), &row.measurement);
     }
     Ok(())
 }

@@ -34,11 +34,11 @@ const INSERT_INDEX: &str =
     "INSERT OR REPLACE INTO index_entries (index_id, key, ts, deleted, doc_id) VALUES (?,?,?,?,?)";
 
 /// The table number our storage gives the first user table.
-const TABLE_NUMBER: i64 = 10_001;
+pub(crate) const TABLE_NUMBER: i64 = 10_001;
 /// The id our catalog gives `by_creation_time` of the first table (`by_id` is 1).
-const BY_CREATION_TIME_ID: i64 = 2;
+pub(crate) const BY_CREATION_TIME_ID: i64 = 2;
 /// The id our catalog gives `by_n`, the first user index.
-const BY_N_ID: i64 = 3;
+pub(crate) const BY_N_ID: i64 = 3;
 
 /// One operation's rows, encoded exactly as our storage encodes an item.
 #[derive(Debug)]
@@ -98,7 +98,7 @@ pub fn now_ms() -> f64 {
 }
 
 /// Nanoseconds since the Unix epoch (the unit of commit timestamps).
-fn now_nanos() -> i64 {
+pub(crate) fn now_nanos() -> i64 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)

@@ -2,7 +2,6 @@
 //! transfers under uniform or skewed account choice.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -51,18 +50,13 @@ fn classify(
 }
 
 /// `callers` concurrent callers each looping `items:insert` on a fresh
-/// database in `dir`.
+/// database (`config`'s).
 pub async fn inserts(
-    dir: &Path,
-    durability: Durability,
+    config: BackendConfig,
     callers: usize,
     window: Window,
 ) -> anyhow::Result<Measurement> {
-    let backend = Backend::open(
-        items::app()?,
-        BackendConfig::in_dir(dir).durability(durability),
-    )
-    .await?;
+    let backend = Backend::open(items::app()?, config).await?;
     let runner = backend.runner().clone();
     let stats_before = backend.store().commit_stats();
     let measurement = run_concurrent(callers, window, move |caller, seq| {
@@ -132,12 +126,11 @@ async fn total(backend: &Backend) -> anyhow::Result<f64> {
     }
 }
 
-/// Seeds `accounts` accounts on a fresh database in `dir`, then runs
+/// Seeds `accounts` accounts on a fresh database (`config`'s), then runs
 /// `callers` concurrent callers each looping `bank:transfer` of 1 between
 /// the pairs `sampler` picks.
 pub async fn bank(
-    dir: &Path,
-    durability: Durability,
+    config: BackendConfig,
     accounts: usize,
     sampler: PairSampler,
     callers: usize,
@@ -146,11 +139,7 @@ pub async fn bank(
     if accounts > MAX_ACCOUNTS {
         bail!("at most {MAX_ACCOUNTS} accounts (one bank:seed transaction)");
     }
-    let backend = Backend::open(
-        bank::app()?,
-        BackendConfig::in_dir(dir).durability(durability),
-    )
-    .await?;
+    let backend = Backend::open(bank::app()?, config).await?;
     let seed = object([
         ("accounts", Value::Float64(accounts as f64)),
         ("balance", Value::Float64(START_BALANCE)),

@@ -14,7 +14,7 @@ use crate::http::HttpRouter;
 use crate::scheduler::{CronError, CronJob, Crons, Executor, SchedulerConfig};
 use crate::schema::Schema;
 use crate::storage::{FileStore, StorageConfig, StorageError};
-use crate::store::{Durability, SqliteConfig, Store, StoreError};
+use crate::store::{Durability, PostgresConfig, SqliteConfig, Store, StoreError};
 use crate::value::Value;
 
 /// Problems assembling or opening an app.
@@ -209,8 +209,11 @@ impl AppBuilder {
 /// Where and how a backend stores its data.
 #[derive(Clone, Debug)]
 pub struct BackendConfig {
-    /// The SQLite settings.
+    /// The SQLite settings (the database, unless `postgres` is set; its
+    /// directory also holds search and vector index files).
     pub sqlite: SqliteConfig,
+    /// Store the data in PostgreSQL instead of SQLite.
+    pub postgres: Option<PostgresConfig>,
     /// Mutation retry settings.
     pub runner: RunnerConfig,
     /// Scheduled functions and cron jobs.
@@ -229,6 +232,7 @@ impl BackendConfig {
         let dir = dir.into();
         BackendConfig {
             sqlite: SqliteConfig::file(dir.join("convex.sqlite3")),
+            postgres: None,
             runner: RunnerConfig::default(),
             scheduler: SchedulerConfig::default(),
             storage: StorageConfig::in_dir(dir.join("storage")),
@@ -240,6 +244,7 @@ impl BackendConfig {
     pub fn temporary() -> Self {
         BackendConfig {
             sqlite: SqliteConfig::temporary(),
+            postgres: None,
             runner: RunnerConfig::default(),
             scheduler: SchedulerConfig::default(),
             storage: StorageConfig::temporary(),
@@ -265,8 +270,19 @@ pub struct Backend {
 impl Backend {
     /// Opens the store (creating it if needed) and prepares the functions.
     pub async fn open(app: App, config: BackendConfig) -> Result<Backend, BackendError> {
-        let store =
-            Store::open_sqlite(config.sqlite, &app.schema.clone().with_system_tables()).await?;
+        let schema = app.schema.clone().with_system_tables();
+        let store = match config.postgres {
+            Some(postgres) => {
+                let local = config
+                    .sqlite
+                    .path
+                    .as_deref()
+                    .and_then(std::path::Path::parent)
+                    .map(std::path::Path::to_path_buf);
+                Store::open_postgres(postgres, &schema, local).await?
+            }
+            None => Store::open_sqlite(config.sqlite, &schema).await?,
+        };
         let files = Arc::new(FileStore::open(config.storage).await?);
         let runner = Runner::with_services(
             store,

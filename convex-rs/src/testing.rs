@@ -1,6 +1,11 @@
 //! An in-process backend for application tests, in the spirit of
 //! `convex-test`, but running the real engine on a temporary SQLite file.
 //!
+//! With `CONVEX_TEST_DATABASE_URL=postgres://USER@HOST:PORT` set, the same
+//! tests run on that PostgreSQL server instead: each temporary backend gets
+//! a fresh database, and a backend in a directory gets a database named
+//! after the directory (so reopening it finds its data).
+//!
 //! ```no_run
 //! # use convex_rs::prelude::*;
 //! # async fn demo(app: App) -> Result<(), Box<dyn std::error::Error>> {
@@ -16,7 +21,39 @@ use crate::app::{App, Backend, BackendConfig, BackendError};
 use crate::function::{
     Caller, FunctionFailure, FunctionInfo, FunctionKind, FunctionOutcome, Identity,
 };
+use crate::store::PostgresConfig;
 use crate::value::{Value, from_value, to_value};
+
+/// The variable naming a PostgreSQL server to run tests on.
+pub const TEST_DATABASE_URL_VAR: &str = "CONVEX_TEST_DATABASE_URL";
+
+/// The URL of the test database on `server` for a backend whose SQLite file
+/// would be `path`: named after the path, or fresh when there is none.
+fn test_database_url(server: &str, path: Option<&std::path::Path>) -> String {
+    use std::hash::{Hash, Hasher};
+    let name = match path {
+        Some(path) => {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            path.hash(&mut hasher);
+            format!("convex_test_{:016x}", hasher.finish())
+        }
+        None => format!("convex_test_{:016x}", rand::random::<u64>()),
+    };
+    let (base, query) = match server.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (server, None),
+    };
+    // Replace the database part of the URL, if any.
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
 
 /// A backend on a temporary database, for tests.
 #[derive(Clone)]
@@ -32,7 +69,17 @@ impl TestBackend {
     }
 
     /// Opens `app` with explicit settings (for example a file that survives a restart).
-    pub async fn with_config(app: App, config: BackendConfig) -> Result<Self, BackendError> {
+    pub async fn with_config(app: App, mut config: BackendConfig) -> Result<Self, BackendError> {
+        if config.postgres.is_none()
+            && let Some(server) = std::env::var(TEST_DATABASE_URL_VAR)
+                .ok()
+                .filter(|url| !url.is_empty())
+        {
+            config.postgres = Some(PostgresConfig::new(test_database_url(
+                &server,
+                config.sqlite.path.as_deref(),
+            )));
+        }
         Ok(TestBackend {
             backend: Backend::open(app, config).await?,
             identity: Identity::Unauthenticated,
@@ -167,4 +214,32 @@ fn decode<T: DeserializeOwned>(outcome: FunctionOutcome) -> Result<T, FunctionFa
         message: format!("cannot decode the result: {e}"),
         data: None,
     })
+}
+
+#[cfg(test)]
+mod database_url_tests {
+    use super::test_database_url;
+
+    #[test]
+    fn test_databases_replace_the_url_database() {
+        let fresh = test_database_url("postgres://u@localhost:5433", None);
+        assert!(
+            fresh.starts_with("postgres://u@localhost:5433/convex_test_"),
+            "{fresh}"
+        );
+        let a = test_database_url(
+            "postgres://u@h/postgres?sslmode=disable",
+            Some("/d/a".as_ref()),
+        );
+        let again = test_database_url(
+            "postgres://u@h/other?sslmode=disable",
+            Some("/d/a".as_ref()),
+        );
+        assert_eq!(a, again);
+        assert!(a.ends_with("?sslmode=disable"), "{a}");
+        assert_ne!(
+            a,
+            test_database_url("postgres://u@h", Some("/d/b".as_ref()))
+        );
+    }
 }

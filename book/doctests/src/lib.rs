@@ -66,6 +66,9 @@ pub mod tutorial {
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/http-actions.md"))]
     pub mod http_actions {}
 
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/postgres.md"))]
+    pub mod postgres {}
+
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/tutorial/testing.md"))]
     pub mod testing {}
 

@@ -13,7 +13,7 @@ use super::{Server, ServerConfig, ServerError};
 use crate::app::{App, Backend, BackendConfig, BackendError};
 use crate::auth::AuthConfig;
 use crate::codegen::CodegenError;
-use crate::store::Durability;
+use crate::store::{Durability, PostgresConfig};
 
 #[derive(Parser)]
 #[command(version, about = "A convex-rs backend")]
@@ -109,6 +109,26 @@ struct ServeArgs {
     /// The largest file an upload URL accepts, in bytes (default 1 GiB).
     #[arg(long, env = "CONVEX_MAX_UPLOAD_BYTES", default_value_t = crate::storage::DEFAULT_MAX_UPLOAD_BYTES)]
     max_upload_bytes: u64,
+    /// Store the data in PostgreSQL (`postgres://USER[:PASSWORD]@HOST:PORT/DB`)
+    /// instead of SQLite in `--data`, which then keeps only local files
+    /// (search indexes, stored files).
+    #[arg(
+        long,
+        env = "CONVEX_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database: Option<String>,
+    /// With `--database`: when another server holds the database, wait and
+    /// take over when it stops, instead of exiting.
+    #[arg(long, requires = "database")]
+    standby: bool,
+    /// With `--database`: connections in the read pool.
+    #[arg(long, env = "CONVEX_DATABASE_POOL", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    database_pool: u32,
+    /// With `--database`: seconds to wait when connecting.
+    #[arg(long, env = "CONVEX_DATABASE_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    database_timeout: u64,
     /// Directory for the database and stored files.
     #[arg(long, env = "CONVEX_DATA", default_value = "./convex-data")]
     data: PathBuf,
@@ -217,11 +237,20 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
         serve_args.extend(["--origin".into(), origin.into()]);
     }
     // Not on the child's command line, where any local user could read it.
-    let serve_env: Vec<(OsString, OsString)> = serve
+    let mut serve_env: Vec<(OsString, OsString)> = serve
         .admin_key
         .map(|key| ("CONVEX_ADMIN_KEY".into(), key.into()))
         .into_iter()
         .collect();
+    if let Some(url) = serve.database {
+        serve_env.push(("CONVEX_DATABASE_URL".into(), url.into()));
+        serve_args.extend([
+            "--database-pool".into(),
+            serve.database_pool.to_string().into(),
+            "--database-timeout".into(),
+            serve.database_timeout.to_string().into(),
+        ]);
+    }
     if let Some(path) = serve.auth_config {
         serve_args.extend(["--auth-config".into(), path.into()]);
     }
@@ -326,11 +355,27 @@ async fn serve(
     if let Some(path) = &args.auth_config {
         app = app.with_auth_providers(AuthConfig::from_file(path)?);
     }
-    let listener = bind(args.listen).await?;
-    let site_listener = bind(args.site_listen).await?;
+    // A standby binds once it has the lease (and the old server its ports).
+    let early = if args.standby {
+        None
+    } else {
+        Some((bind(args.listen).await?, bind(args.site_listen).await?))
+    };
     config.storage.origin = args.origin.clone();
+    if let Some(url) = &args.database {
+        config.postgres = Some(PostgresConfig {
+            url: url.clone(),
+            max_connections: args.database_pool,
+            connect_timeout: std::time::Duration::from_secs(args.database_timeout),
+            standby: args.standby,
+        });
+    }
     config.storage.max_upload_bytes = args.max_upload_bytes;
     let backend = Backend::open(app, config).await?;
+    let (listener, site_listener) = match early {
+        Some(bound) => bound,
+        None => (bind(args.listen).await?, bind(args.site_listen).await?),
+    };
     let config = ServerConfig {
         static_dir: args.static_dir,
         ..ServerConfig::default()
@@ -342,17 +387,25 @@ async fn serve(
     let data = std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone());
     println!("data in {}", data.display());
     tracing::info!(data = %args.data.display(), "listening on http://{}", server.local_addr());
-    if args.stop_on_stdin_eof {
-        tokio::select! {
-            _ = wait_for_signal() => {}
-            _ = stdin_closed() => {}
+    let store = server.backend().store().clone();
+    let lost = async move {
+        while !store.lease_lost() {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
-    } else {
-        wait_for_signal().await;
-    }
+    };
+    let lease_lost = tokio::select! {
+        _ = wait_for_signal() => false,
+        _ = stdin_closed(), if args.stop_on_stdin_eof => false,
+        _ = lost => true,
+    };
     tracing::info!("shutting down: finishing in-flight work");
     server.shutdown().await;
     tracing::info!("stopped");
+    if lease_lost {
+        return Err(ServerError::Backend(BackendError::Store(
+            crate::store::StoreError::LeaseLost,
+        )));
+    }
     Ok(())
 }
 

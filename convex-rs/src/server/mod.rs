@@ -221,6 +221,25 @@ fn without_nagle(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)
 
 type ServingTask = tokio::task::JoinHandle<std::io::Result<()>>;
 
+/// The origin file URLs default to: the listen address, with an unspecified
+/// one (`0.0.0.0`, `::`) read as loopback, which at least works on this
+/// machine and through a container's port mapping. Anything else wants
+/// `--origin`.
+fn listen_origin(addr: SocketAddr) -> String {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+        tracing::info!(
+            "file URLs are built on http://{addr}; pass --origin with the deployment's public URL \
+             for clients on other machines"
+        );
+    }
+    format!("http://{addr}")
+}
+
 /// Serves `app` on `listener` in a task, until `stop` turns true.
 fn spawn_serving<S>(listener: TcpListener, app: S, mut stop: watch::Receiver<bool>) -> ServingTask
 where
@@ -264,7 +283,7 @@ impl Server {
     ) -> Result<Server, ServerError> {
         let addr = listener.local_addr()?;
         if let Some(files) = backend.runner().files() {
-            files.set_listen_origin(format!("http://{addr}"));
+            files.set_listen_origin(listen_origin(addr));
         }
         let hub = Hub::start(backend.runner().clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -346,5 +365,18 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
         self.hub.stop();
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::listen_origin;
+
+    #[test]
+    fn unspecified_listen_addresses_become_loopback_origins() {
+        let origin = |addr: &str| listen_origin(addr.parse().expect("an address"));
+        assert_eq!(origin("0.0.0.0:3210"), "http://127.0.0.1:3210");
+        assert_eq!(origin("[::]:3210"), "http://[::1]:3210");
+        assert_eq!(origin("10.1.2.3:80"), "http://10.1.2.3:80");
     }
 }

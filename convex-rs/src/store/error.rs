@@ -7,9 +7,24 @@ use crate::value::ValueError;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The SQLite database failed.
+    /// The database (SQLite or PostgreSQL) failed.
     #[error("storage error: {0}")]
     Sqlite(#[from] sqlx::Error),
+    /// The database cannot be reached, or refuses us.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Another server holds the writer's lease on the database.
+    #[error(
+        "another convex-rs server is serving the database at {0} (it holds the writer's lease); \
+         stop it, or start this one with --standby to take over when it stops"
+    )]
+    LeaseHeld(String),
+    /// Another server took the writer's lease: this one may no longer commit.
+    #[error(
+        "this server lost the writer's lease on the database to another server; \
+         nothing more is committed here: restart it (as a --standby)"
+    )]
+    LeaseLost,
     /// The schema is invalid.
     #[error("invalid schema: {0}")]
     Schema(SchemaError),

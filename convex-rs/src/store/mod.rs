@@ -14,12 +14,14 @@
 //! the wire protocol; its callers hand it documents and key ranges.
 
 mod catalog;
+mod catalog_sync;
 mod committer;
 mod document;
 mod error;
 mod index_cache;
 mod index_key;
 mod persistence;
+pub mod postgres;
 mod read_set;
 mod revision_cache;
 pub mod sqlite;
@@ -35,6 +37,7 @@ pub use index_key::{MISSING_FIELD, index_key_prefix};
 pub use persistence::{
     CommitWrites, DocumentWrite, IndexEntry, IndexWrite, Order, Persistence, Revision,
 };
+pub use postgres::PostgresConfig;
 pub use read_set::{KeyInterval, ReadSet};
 pub use sqlite::{Durability, SqliteConfig};
 pub use transaction::{IndexScan, Transaction, TransactionLimits, TransactionUsage};
@@ -112,6 +115,20 @@ impl Store {
             path.with_file_name(name)
         });
         let persistence = sqlite::SqlitePersistence::open(config).await?;
+        Store::open_with_search_root(Arc::new(persistence), schema, search_root).await
+    }
+
+    /// Opens a store on PostgreSQL (taking the writer's lease, or waiting
+    /// for it with `standby`). Search index files and vector graphs are kept
+    /// under `local_dir` on this machine (in memory when `None`) and rebuilt
+    /// from the database when missing or stale.
+    pub async fn open_postgres(
+        config: PostgresConfig,
+        schema: &Schema,
+        local_dir: Option<std::path::PathBuf>,
+    ) -> Result<Store, StoreError> {
+        let persistence = postgres::PostgresPersistence::open(config).await?;
+        let search_root = local_dir.map(|dir| dir.join("convex.postgres.search"));
         Store::open_with_search_root(Arc::new(persistence), schema, search_root).await
     }
 
@@ -195,6 +212,13 @@ impl Store {
     /// group commits, since the store was opened.
     pub fn commit_stats(&self) -> CommitStats {
         self.inner.commit_counters.get()
+    }
+
+    /// Whether another server took the writer's lease on the database (on
+    /// PostgreSQL): nothing more can be committed here, and the server
+    /// should stop.
+    pub fn lease_lost(&self) -> bool {
+        self.inner.persistence.lease_lost()
     }
 
     /// The newest timestamp whose commits are durable and visible to readers.

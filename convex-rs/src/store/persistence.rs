@@ -124,6 +124,12 @@ pub trait Persistence: Send + Sync + 'static {
 
     /// Flushes and closes connections.
     async fn close(&self);
+
+    /// Whether another process took this one's writer lease (so nothing
+    /// more can be committed here). Only shared databases have a lease.
+    fn lease_lost(&self) -> bool {
+        false
+    }
 }
 
 /// Calls `visit(revision_ts, document)` for every live document of `table`

@@ -10,7 +10,6 @@
 //! * `convex_tables`, `convex_indexes`, `convex_meta`: the catalog and the last
 //!   commit timestamp.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -24,14 +23,13 @@ use sqlx::{AssertSqlSafe, Connection, Row, SqliteConnection};
 use tempfile::TempDir;
 use tokio::sync::Mutex;
 
-use super::catalog::{creation_time_index_fields, is_implicit_index};
-use super::index_key::index_key;
-use super::persistence::{CommitWrites, IndexEntry, Order, Revision};
-use super::{
-    Catalog, Document, IndexId, IndexMeta, KeyInterval, Persistence, StoreError, TableMeta,
+use super::catalog_sync::{
+    CatalogTx, IndexRow, StoredIndex, StoredRevision, decode_document, sync_catalog,
 };
-use crate::schema::{BY_CREATION_TIME, BY_ID, Schema};
-use crate::value::{DocumentId, InternalId, TableNumber};
+use super::persistence::{CommitWrites, IndexEntry, Order, Revision};
+use super::{Catalog, IndexMeta, KeyInterval, Persistence, StoreError};
+use crate::schema::Schema;
+use crate::value::{InternalId, TableNumber};
 
 /// How hard SQLite works to make each commit survive a power loss.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -93,9 +91,6 @@ const SCHEMA_SQL: &[&str] = &[
      deleted INTEGER NOT NULL, doc_id BLOB NOT NULL, PRIMARY KEY (index_id, key, ts)) WITHOUT ROWID",
 ];
 
-/// First number given to a user table, so ids look like Convex's (which
-/// reserves lower numbers for system tables).
-const FIRST_TABLE_NUMBER: u32 = 10_001;
 /// Rows per multi-row INSERT statement, at most.
 const MAX_ROWS_PER_STATEMENT: usize = 128;
 
@@ -113,12 +108,6 @@ fn ts_i64(ts: u64) -> i64 {
 
 fn ts_u64(ts: i64) -> u64 {
     u64::try_from(ts).unwrap_or(0)
-}
-
-fn internal_id(bytes: &[u8]) -> Result<InternalId, StoreError> {
-    <[u8; 16]>::try_from(bytes)
-        .map(InternalId)
-        .map_err(|_| StoreError::Corrupt(format!("document id of {} bytes", bytes.len())))
 }
 
 fn table_number(n: i64) -> Result<TableNumber, StoreError> {
@@ -347,14 +336,6 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
-struct IndexRow {
-    index: i64,
-    key: Vec<u8>,
-    ts: i64,
-    deleted: bool,
-    doc: Vec<u8>,
-}
-
 async fn insert_index_rows(
     conn: &mut SqliteConnection,
     rows: &[IndexRow],
@@ -378,48 +359,40 @@ async fn insert_index_rows(
     Ok(())
 }
 
-fn decode_document(table: TableNumber, id: &[u8], value: &[u8]) -> Result<Document, StoreError> {
-    let id = DocumentId {
-        table,
-        internal: internal_id(id)?,
-    };
-    Document::decode_body(id, value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// Stored description of one index.
-struct StoredIndex {
-    id: u32,
-    table: u32,
-    name: String,
-    fields: Vec<String>,
-}
+/// The catalog questions, answered inside one SQLite transaction.
+struct SqliteCatalogTx<'c>(sqlx::Transaction<'c, sqlx::Sqlite>);
 
 #[async_trait]
-impl Persistence for SqlitePersistence {
-    async fn sync_catalog(&self, schema: &Schema) -> Result<(Catalog, u64), StoreError> {
-        let mut guard = self.writer.lock().await;
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        let mut tx = conn.begin().await?;
-        let max_ts: Option<i64> = sqlx::query("SELECT value FROM convex_meta WHERE key = 'max_ts'")
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row: SqliteRow| row.try_get(0))
-            .transpose()?;
-        let mut table_numbers: HashMap<String, u32> = HashMap::new();
+impl CatalogTx for SqliteCatalogTx<'_> {
+    async fn max_ts(&mut self) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query("SELECT value FROM convex_meta WHERE key = 'max_ts'")
+                .fetch_optional(&mut *self.0)
+                .await?
+                .map(|row: SqliteRow| row.try_get(0))
+                .transpose()?,
+        )
+    }
+
+    async fn tables(&mut self) -> Result<Vec<(String, u32)>, StoreError> {
+        let mut out = Vec::new();
         for row in sqlx::query("SELECT number, name FROM convex_tables")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *self.0)
             .await?
         {
-            let number: i64 = row.try_get(0)?;
-            table_numbers.insert(row.try_get(1)?, table_number(number)?.0);
+            out.push((row.try_get(1)?, table_number(row.try_get(0)?)?.0));
         }
-        let mut stored: Vec<StoredIndex> = Vec::new();
+        Ok(out)
+    }
+
+    async fn indexes(&mut self) -> Result<Vec<StoredIndex>, StoreError> {
+        let mut out = Vec::new();
         for row in sqlx::query("SELECT id, table_number, name, fields FROM convex_indexes")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *self.0)
             .await?
         {
             let fields: String = row.try_get(3)?;
-            stored.push(StoredIndex {
+            out.push(StoredIndex {
                 id: u32::try_from(row.try_get::<i64, _>(0)?)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 table: table_number(row.try_get(1)?)?.0,
@@ -428,119 +401,89 @@ impl Persistence for SqlitePersistence {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             });
         }
-        let mut next_table = table_numbers
-            .values()
-            .copied()
-            .max()
-            .map_or(FIRST_TABLE_NUMBER, |n| n + 1);
-        let mut next_index = stored.iter().map(|i| i.id).max().map_or(1, |n| n + 1);
+        Ok(out)
+    }
 
-        let mut tables = Vec::new();
-        let mut indexes = Vec::new();
-        for def in &schema.tables {
-            let number = match table_numbers.get(&def.name) {
-                Some(n) => *n,
-                None => {
-                    let n = next_table;
-                    next_table += 1;
-                    sqlx::query("INSERT INTO convex_tables (number, name) VALUES (?, ?)")
-                        .bind(i64::from(n))
-                        .bind(&def.name)
-                        .execute(&mut *tx)
-                        .await?;
-                    n
-                }
-            };
-            let mut wanted: Vec<(String, Vec<String>)> = vec![
-                (BY_ID.to_string(), Vec::new()),
-                (BY_CREATION_TIME.to_string(), creation_time_index_fields()),
-            ];
-            wanted.extend(
-                def.indexes
-                    .iter()
-                    .map(|i| (i.name.clone(), i.fields.clone())),
-            );
-            let mut table_indexes = Vec::new();
-            for (name, fields) in wanted {
-                let existing = stored.iter().find(|s| s.table == number && s.name == name);
-                let (id, backfill) = match existing {
-                    Some(s) if s.fields == fields => (s.id, false),
-                    Some(s) => {
-                        sqlx::query("DELETE FROM index_entries WHERE index_id = ?")
-                            .bind(i64::from(s.id))
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query("UPDATE convex_indexes SET fields = ? WHERE id = ?")
-                            .bind(serde_json::to_string(&fields).unwrap_or_default())
-                            .bind(i64::from(s.id))
-                            .execute(&mut *tx)
-                            .await?;
-                        (s.id, true)
-                    }
-                    None => {
-                        let id = next_index;
-                        next_index += 1;
-                        sqlx::query("INSERT INTO convex_indexes (id, table_number, name, fields) VALUES (?, ?, ?, ?)")
-                            .bind(i64::from(id))
-                            .bind(i64::from(number))
-                            .bind(&name)
-                            .bind(serde_json::to_string(&fields).unwrap_or_default())
-                            .execute(&mut *tx)
-                            .await?;
-                        (id, true)
-                    }
-                };
-                let meta = IndexMeta {
-                    id: IndexId(id),
-                    table: TableNumber(number),
-                    name,
-                    fields,
-                };
-                if backfill && !meta.is_by_id() {
-                    backfill_index(&mut tx, &meta).await?;
-                }
-                table_indexes.push(meta);
-            }
-            // Indexes dropped from the schema: remove their entries and definitions.
-            for old in stored.iter().filter(|s| s.table == number) {
-                if !is_implicit_index(&old.name) && !def.indexes.iter().any(|i| i.name == old.name)
-                {
-                    sqlx::query("DELETE FROM index_entries WHERE index_id = ?")
-                        .bind(i64::from(old.id))
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("DELETE FROM convex_indexes WHERE id = ?")
-                        .bind(i64::from(old.id))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            let find = |name: &str| table_indexes.iter().find(|i| i.name == name).map(|i| i.id);
-            let (Some(by_id), Some(by_creation_time)) = (find(BY_ID), find(BY_CREATION_TIME))
-            else {
-                return Err(StoreError::Catalog(format!(
-                    "implicit indexes missing for table {}",
-                    def.name
-                )));
-            };
-            tables.push(TableMeta {
-                number: TableNumber(number),
-                name: def.name.clone(),
-                definition: def.clone(),
-                by_id,
-                by_creation_time,
-                indexes: table_indexes
-                    .iter()
-                    .filter(|i| !i.is_by_id())
-                    .map(|i| i.id)
-                    .collect(),
-                search_indexes: Vec::new(),
-                vector_indexes: Vec::new(),
+    async fn insert_table(&mut self, number: u32, name: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO convex_tables (number, name) VALUES (?, ?)")
+            .bind(i64::from(number))
+            .bind(name)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_index(&mut self, index: &StoredIndex) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO convex_indexes (id, table_number, name, fields) VALUES (?, ?, ?, ?)",
+        )
+        .bind(i64::from(index.id))
+        .bind(i64::from(index.table))
+        .bind(&index.name)
+        .bind(serde_json::to_string(&index.fields).unwrap_or_default())
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_index_fields(&mut self, id: u32, fields: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE convex_indexes SET fields = ? WHERE id = ?")
+            .bind(fields)
+            .bind(i64::from(id))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_index_entries(&mut self, id: u32) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM index_entries WHERE index_id = ?")
+            .bind(i64::from(id))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_index(&mut self, id: u32) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM convex_indexes WHERE id = ?")
+            .bind(i64::from(id))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn revisions_of(&mut self, table: u32) -> Result<Vec<StoredRevision>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ts, value, deleted FROM documents WHERE table_number = ? ORDER BY id, ts",
+        )
+        .bind(i64::from(table))
+        .fetch_all(&mut *self.0)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let deleted: bool = row.try_get(3)?;
+            out.push(StoredRevision {
+                id: row.try_get(0)?,
+                ts: row.try_get(1)?,
+                value: if deleted { None } else { Some(row.try_get(2)?) },
             });
-            indexes.extend(table_indexes);
         }
-        tx.commit().await?;
-        Ok((Catalog::new(tables, indexes), max_ts.map_or(0, ts_u64)))
+        Ok(out)
+    }
+
+    async fn insert_index_rows(&mut self, rows: &[IndexRow]) -> Result<(), StoreError> {
+        insert_index_rows(&mut self.0, rows).await
+    }
+}
+
+#[async_trait]
+impl Persistence for SqlitePersistence {
+    async fn sync_catalog(&self, schema: &Schema) -> Result<(Catalog, u64), StoreError> {
+        let mut guard = self.writer.lock().await;
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        let mut tx = SqliteCatalogTx(conn.begin().await?);
+        let synced = sync_catalog(&mut tx, schema).await?;
+        tx.0.commit().await?;
+        Ok(synced)
     }
 
     async fn write(&self, batch: &[CommitWrites]) -> Result<(), StoreError> {
@@ -720,62 +663,6 @@ impl Persistence for SqlitePersistence {
         }
         self.readers.close().await;
     }
-}
-
-/// Writes the index entries of every revision of every document of the
-/// index's table, as if the index had always existed.
-async fn backfill_index(conn: &mut SqliteConnection, index: &IndexMeta) -> Result<(), StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, ts, value, deleted FROM documents WHERE table_number = ? ORDER BY id, ts",
-    )
-    .bind(i64::from(index.table.0))
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut out = Vec::new();
-    let mut current: Option<(Vec<u8>, Option<Vec<u8>>)> = None; // (doc id, live key)
-    for row in rows {
-        let id: Vec<u8> = row.try_get(0)?;
-        let ts: i64 = row.try_get(1)?;
-        let deleted: bool = row.try_get(3)?;
-        if current.as_ref().is_none_or(|(cur, _)| *cur != id) {
-            current = Some((id.clone(), None));
-        }
-        let new_key = if deleted {
-            None
-        } else {
-            let value: Vec<u8> = row.try_get(2)?;
-            Some(index_key(
-                index,
-                &decode_document(index.table, &id, &value)?,
-            ))
-        };
-        let Some((_, live)) = current.as_mut() else {
-            continue;
-        };
-        if *live == new_key {
-            continue;
-        }
-        if let Some(old) = live.take() {
-            out.push(IndexRow {
-                index: i64::from(index.id.0),
-                key: old,
-                ts,
-                deleted: true,
-                doc: id.clone(),
-            });
-        }
-        if let Some(key) = &new_key {
-            out.push(IndexRow {
-                index: i64::from(index.id.0),
-                key: key.clone(),
-                ts,
-                deleted: false,
-                doc: id.clone(),
-            });
-        }
-        *live = new_key;
-    }
-    insert_index_rows(conn, &out).await
 }
 
 #[cfg(test)]

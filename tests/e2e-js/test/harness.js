@@ -17,6 +17,7 @@ import { spawn } from "node:child_process";
 import { isDeepStrictEqual } from "node:util";
 import WebSocket from "ws";
 import { after, before } from "node:test";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -200,6 +201,19 @@ async function spawnUntilReady({ name, label, bin, args, env, readyLine, readyTe
 }
 
 /**
+ * With `E2E_DATABASE_URL=postgres://USER@HOST:PORT` set, every server stores
+ * its data in PostgreSQL: `--database URL/DB`, the database named after the
+ * data directory, so a restart on the same directory finds its data (the
+ * server creates the database).
+ */
+export function databaseArgs(dataDir) {
+  const server = process.env.E2E_DATABASE_URL;
+  if (!server) return [];
+  const name = "convex_e2e_" + createHash("sha256").update(dataDir).digest("hex").slice(0, 16);
+  return ["--database", `${server.replace(/\/+$/, "")}/${name}`];
+}
+
+/**
  * Start `BIN serve --listen 127.0.0.1:PORT --site-listen 127.0.0.1:0 --data DIR`
  * and wait (30 s at most) until it prints `listening on http://127.0.0.1:PORT`
  * and `site listening on http://...` (the HTTP actions' origin, `siteUrl`).
@@ -226,7 +240,8 @@ export async function startServer(app, options = {}) {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? tempDir(`convex-rs-e2e-${app}-`);
   const url = `http://127.0.0.1:${port}`;
-  const extra = options.args ?? [];
+  const given = options.args ?? [];
+  const extra = given.includes("--database") ? given : [...given, ...databaseArgs(dataDir)];
   // A free port for the site origin unless the caller picks one, so servers
   // running side by side do not compete for the default 3211.
   const site = extra.includes("--site-listen") ? [] : ["--site-listen", "127.0.0.1:0"];

@@ -1,0 +1,697 @@
+//! PostgreSQL persistence through sqlx: the tables of the SQLite store with
+//! PostgreSQL types, a pool for snapshot reads, one writer connection owned
+//! by the committer, and the single-writer lease.
+//!
+//! Tables:
+//! * `documents(id, ts, table_number, value, deleted, prev_ts)`: the
+//!   append-only revision log, primary key `(id, ts)`;
+//! * `index_entries(index_id, key, ts, deleted, doc_id)`: versioned index
+//!   entries, primary key `(index_id, key, ts)` (`bytea` compares bytewise,
+//!   which is the order index keys are encoded for);
+//! * `convex_tables`, `convex_indexes`, `convex_meta`: the catalog, the last
+//!   commit timestamp and the schema version;
+//! * `convex_lease`: the writer's epoch.
+//!
+//! **The lease.** One process commits at a time. It holds a session-level
+//! advisory lock on a connection of its own for as long as it serves (the
+//! lock goes when the process or its connection dies), and on taking it
+//! bumps `convex_lease.epoch`. Every group commit is one statement whose
+//! first step updates the lease row *only if the epoch is still ours*, and
+//! whose inserts happen only if that update did: a leader paused past its
+//! lock and resumed after another took over commits nothing, and learns it
+//! lost the lease.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Connection, Row};
+use tokio::sync::Mutex;
+
+use super::catalog_sync::{
+    CatalogTx, IndexRow, StoredIndex, StoredRevision, decode_document, sync_catalog,
+};
+use super::persistence::{CommitWrites, IndexEntry, Order, Revision};
+use super::{Catalog, IndexMeta, KeyInterval, Persistence, StoreError};
+use crate::schema::Schema;
+use crate::value::{InternalId, TableNumber};
+
+/// The advisory lock key of the writer's lease ("convex-rs" in ASCII, folded).
+const LEASE_LOCK_KEY: i64 = 0x636f_6e76_6578_7273;
+/// The version of our tables this code reads and writes.
+const SCHEMA_VERSION: i64 = 1;
+/// How often a standby tries to take the lease.
+const STANDBY_POLL: Duration = Duration::from_millis(250);
+
+/// Migrations of our tables, applied in order at open: `MIGRATIONS[v]` takes
+/// the schema from version `v` to `v + 1`.
+const MIGRATIONS: &[&[&str]] = &[&[
+    "CREATE TABLE IF NOT EXISTS convex_tables (number BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS convex_indexes (id BIGINT PRIMARY KEY, table_number BIGINT NOT NULL, \
+     name TEXT NOT NULL, fields TEXT NOT NULL, UNIQUE (table_number, name))",
+    "CREATE TABLE IF NOT EXISTS documents (id BYTEA NOT NULL, ts BIGINT NOT NULL, \
+     table_number BIGINT NOT NULL, value BYTEA, deleted BOOLEAN NOT NULL, prev_ts BIGINT, \
+     PRIMARY KEY (id, ts))",
+    "CREATE INDEX IF NOT EXISTS documents_by_table ON documents (table_number, id, ts)",
+    "CREATE TABLE IF NOT EXISTS index_entries (index_id BIGINT NOT NULL, key BYTEA NOT NULL, \
+     ts BIGINT NOT NULL, deleted BOOLEAN NOT NULL, doc_id BYTEA NOT NULL, \
+     PRIMARY KEY (index_id, key, ts))",
+    "CREATE TABLE IF NOT EXISTS convex_lease (id INT PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL)",
+    "INSERT INTO convex_lease (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
+]];
+
+/// Where and how to reach PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct PostgresConfig {
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DATABASE[?options]`.
+    pub url: String,
+    /// Connections in the read pool.
+    pub max_connections: u32,
+    /// How long connecting (or waiting for a pooled connection) may take.
+    pub connect_timeout: Duration,
+    /// Wait for the lease instead of failing when another server holds it.
+    pub standby: bool,
+}
+
+impl PostgresConfig {
+    /// The database at `url`, with the default pool and timeouts.
+    pub fn new(url: impl Into<String>) -> Self {
+        PostgresConfig {
+            url: url.into(),
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(10),
+            standby: false,
+        }
+    }
+
+    /// The URL with any password replaced, for messages and logs.
+    pub fn redacted_url(&self) -> String {
+        match url_parts(&self.url) {
+            Some((scheme, userinfo, rest)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{rest}"),
+                None => self.url.clone(),
+            },
+            None => self.url.clone(),
+        }
+    }
+}
+
+/// `(scheme, userinfo, rest)` of `scheme://userinfo@rest`.
+fn url_parts(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, after) = url.split_once("://")?;
+    let (userinfo, rest) = after.split_once('@')?;
+    Some((scheme, userinfo, rest))
+}
+
+fn ts_i64(ts: u64) -> i64 {
+    i64::try_from(ts).unwrap_or(i64::MAX)
+}
+
+fn ts_u64(ts: i64) -> u64 {
+    u64::try_from(ts).unwrap_or(0)
+}
+
+fn table_number(n: i64) -> Result<TableNumber, StoreError> {
+    u32::try_from(n)
+        .map(TableNumber)
+        .map_err(|_| StoreError::Corrupt(format!("table number {n}")))
+}
+
+/// The PostgreSQL implementation of [`Persistence`].
+pub struct PostgresPersistence {
+    writer: Mutex<Option<PgConnection>>,
+    readers: PgPool,
+    /// Holds the advisory lock for as long as this process serves.
+    lease: Mutex<Option<PgConnection>>,
+    /// The lease epoch every commit must still hold.
+    epoch: i64,
+    /// Set when a commit found the epoch taken.
+    lost: std::sync::atomic::AtomicBool,
+}
+
+fn connect_error(config: &PostgresConfig, error: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(format!(
+        "cannot connect to PostgreSQL at {}: {error}",
+        config.redacted_url()
+    ))
+}
+
+impl PostgresPersistence {
+    /// Connects, applies migrations, and takes the writer's lease: at once,
+    /// or, with `standby`, when the server holding it stops.
+    pub async fn open(config: PostgresConfig) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = config
+            .url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+        let connect = || async {
+            tokio::time::timeout(config.connect_timeout, PgConnection::connect_with(&options))
+                .await
+                .map_err(|_| {
+                    StoreError::Unavailable(format!(
+                        "PostgreSQL at {} did not answer within {:?}",
+                        config.redacted_url(),
+                        config.connect_timeout
+                    ))
+                })?
+                .map_err(|e| connect_error(&config, e))
+        };
+        ensure_database(&options, &config).await?;
+        let mut lease = connect().await?;
+        take_lease(&mut lease, &config).await?;
+        let mut writer = connect().await?;
+        migrate(&mut writer).await?;
+        let epoch: i64 = sqlx::query_scalar(
+            "UPDATE convex_lease SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch",
+        )
+        .fetch_one(&mut writer)
+        .await?;
+        let readers = PgPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .acquire_timeout(config.connect_timeout)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| connect_error(&config, e))?;
+        tracing::info!(
+            epoch,
+            "took the writer's lease on {}",
+            config.redacted_url()
+        );
+        Ok(PostgresPersistence {
+            writer: Mutex::new(Some(writer)),
+            readers,
+            lease: Mutex::new(Some(lease)),
+            epoch,
+            lost: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+}
+
+/// Creates the database if it does not exist yet (as SQLite creates its
+/// file), through the server's `postgres` maintenance database.
+async fn ensure_database(
+    options: &PgConnectOptions,
+    config: &PostgresConfig,
+) -> Result<(), StoreError> {
+    let attempt =
+        tokio::time::timeout(config.connect_timeout, PgConnection::connect_with(options)).await;
+    let error = match attempt {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            return Ok(());
+        }
+        Ok(Err(error)) => error,
+        // The connection attempts that follow report the timeout.
+        Err(_) => return Ok(()),
+    };
+    let missing =
+        matches!(&error, sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000"));
+    let Some(name) = options
+        .get_database()
+        .filter(|_| missing)
+        .map(str::to_string)
+    else {
+        return Err(connect_error(config, error));
+    };
+    let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
+        .await
+        .map_err(|e| connect_error(config, e))?;
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    let created = sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+        .execute(&mut admin)
+        .await;
+    let _ = admin.close().await;
+    match created {
+        Ok(_) => {
+            tracing::info!("created the PostgreSQL database {name}");
+            Ok(())
+        }
+        // Created meanwhile by another process.
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "the database {name} does not exist and could not be created ({e}); \
+             create it, or grant the role CREATEDB"
+        ))),
+    }
+}
+
+/// Takes the advisory lock of the lease on `conn`: now, or (standby) once
+/// the holder's session ends.
+async fn take_lease(conn: &mut PgConnection, config: &PostgresConfig) -> Result<(), StoreError> {
+    let mut waiting = false;
+    loop {
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LEASE_LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await?;
+        if taken {
+            return Ok(());
+        }
+        if !config.standby {
+            return Err(StoreError::LeaseHeld(config.redacted_url()));
+        }
+        if !waiting {
+            tracing::info!(
+                "standing by: another server holds the lease on {}",
+                config.redacted_url()
+            );
+            waiting = true;
+        }
+        tokio::time::sleep(STANDBY_POLL).await;
+    }
+}
+
+/// Brings our tables to [`SCHEMA_VERSION`], one transaction per step.
+async fn migrate(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS convex_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("42501") => {
+            StoreError::Unavailable(format!(
+                "the PostgreSQL role may not create tables in this database ({db}); \
+                     grant it CREATE on the schema, or run as the database's owner"
+            ))
+        }
+        other => other.into(),
+    })?;
+    let current: i64 =
+        sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'schema_version'")
+            .fetch_optional(&mut *conn)
+            .await?
+            .unwrap_or(0);
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Catalog(format!(
+            "the database's tables are at version {current}, newer than this build's \
+             {SCHEMA_VERSION}; run a newer convex-rs"
+        )));
+    }
+    for (version, steps) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let mut tx = conn.begin().await?;
+        for step in *steps {
+            sqlx::query(*step).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO convex_meta (key, value) VALUES ('schema_version', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(version as i64 + 1)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// One group commit, as one statement (one round trip, atomic): check the
+/// lease, append the revisions and index entries (arrays expanded with
+/// `UNNEST`), raise `max_ts`. Nothing is written unless the lease is ours;
+/// the statement answers whether it was.
+const WRITE_BATCH_SQL: &str = "WITH lease AS ( \
+       UPDATE convex_lease SET epoch = epoch WHERE id = 1 AND epoch = $12 RETURNING 1), \
+     docs AS ( \
+       INSERT INTO documents (id, ts, table_number, value, deleted, prev_ts) \
+       SELECT * FROM UNNEST($1::bytea[], $2::int8[], $3::int8[], $4::bytea[], $5::bool[], $6::int8[]) \
+       WHERE EXISTS (SELECT 1 FROM lease)), \
+     entries AS ( \
+       INSERT INTO index_entries (index_id, key, ts, deleted, doc_id) \
+       SELECT * FROM UNNEST($7::int8[], $8::bytea[], $9::int8[], $10::bool[], $11::bytea[]) \
+       WHERE EXISTS (SELECT 1 FROM lease) \
+       ON CONFLICT (index_id, key, ts) DO UPDATE SET deleted = excluded.deleted, doc_id = excluded.doc_id), \
+     meta AS ( \
+       INSERT INTO convex_meta (key, value) SELECT 'max_ts', $13 WHERE EXISTS (SELECT 1 FROM lease) \
+       ON CONFLICT (key) DO UPDATE SET value = GREATEST(convex_meta.value, excluded.value)) \
+     SELECT count(*) FROM lease";
+
+/// A batch's rows as the column arrays [`WRITE_BATCH_SQL`] binds.
+#[derive(Default)]
+struct BatchColumns {
+    doc_ids: Vec<Vec<u8>>,
+    doc_ts: Vec<i64>,
+    doc_tables: Vec<i64>,
+    doc_values: Vec<Option<Vec<u8>>>,
+    doc_deleted: Vec<bool>,
+    doc_prev: Vec<Option<i64>>,
+    entry_index: Vec<i64>,
+    entry_keys: Vec<Vec<u8>>,
+    entry_ts: Vec<i64>,
+    entry_deleted: Vec<bool>,
+    entry_docs: Vec<Vec<u8>>,
+    max_ts: i64,
+}
+
+impl BatchColumns {
+    fn of(batch: &[CommitWrites]) -> BatchColumns {
+        let mut c = BatchColumns::default();
+        for commit in batch {
+            let ts = ts_i64(commit.ts);
+            c.max_ts = c.max_ts.max(ts);
+            for d in &commit.documents {
+                c.doc_ids.push(d.id.internal.0.to_vec());
+                c.doc_ts.push(ts);
+                c.doc_tables.push(i64::from(d.id.table.0));
+                c.doc_values
+                    .push(d.document.as_ref().map(|doc| doc.encode_body()));
+                c.doc_deleted.push(d.document.is_none());
+                c.doc_prev.push(d.prev_ts.map(ts_i64));
+            }
+            for i in &commit.index {
+                c.entry_index.push(i64::from(i.index.0));
+                c.entry_keys.push(i.key.clone());
+                c.entry_ts.push(ts);
+                c.entry_deleted.push(i.deleted);
+                c.entry_docs.push(i.doc.0.to_vec());
+            }
+        }
+        c
+    }
+}
+
+/// The catalog questions, answered inside one PostgreSQL transaction.
+struct PgCatalogTx<'c>(sqlx::Transaction<'c, sqlx::Postgres>);
+
+#[async_trait]
+impl CatalogTx for PgCatalogTx<'_> {
+    async fn max_ts(&mut self) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'max_ts'")
+                .fetch_optional(&mut *self.0)
+                .await?,
+        )
+    }
+
+    async fn tables(&mut self) -> Result<Vec<(String, u32)>, StoreError> {
+        let mut out = Vec::new();
+        for row in sqlx::query("SELECT number, name FROM convex_tables")
+            .fetch_all(&mut *self.0)
+            .await?
+        {
+            out.push((row.try_get(1)?, table_number(row.try_get(0)?)?.0));
+        }
+        Ok(out)
+    }
+
+    async fn indexes(&mut self) -> Result<Vec<StoredIndex>, StoreError> {
+        let mut out = Vec::new();
+        for row in sqlx::query("SELECT id, table_number, name, fields FROM convex_indexes")
+            .fetch_all(&mut *self.0)
+            .await?
+        {
+            let fields: String = row.try_get(3)?;
+            out.push(StoredIndex {
+                id: u32::try_from(row.try_get::<i64, _>(0)?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                table: table_number(row.try_get(1)?)?.0,
+                name: row.try_get(2)?,
+                fields: serde_json::from_str(&fields)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn insert_table(&mut self, number: u32, name: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO convex_tables (number, name) VALUES ($1, $2)")
+            .bind(i64::from(number))
+            .bind(name)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_index(&mut self, index: &StoredIndex) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO convex_indexes (id, table_number, name, fields) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(i64::from(index.id))
+        .bind(i64::from(index.table))
+        .bind(&index.name)
+        .bind(serde_json::to_string(&index.fields).unwrap_or_default())
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_index_fields(&mut self, id: u32, fields: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE convex_indexes SET fields = $1 WHERE id = $2")
+            .bind(fields)
+            .bind(i64::from(id))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_index_entries(&mut self, id: u32) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM index_entries WHERE index_id = $1")
+            .bind(i64::from(id))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_index(&mut self, id: u32) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM convex_indexes WHERE id = $1")
+            .bind(i64::from(id))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn revisions_of(&mut self, table: u32) -> Result<Vec<StoredRevision>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ts, value, deleted FROM documents WHERE table_number = $1 ORDER BY id, ts",
+        )
+        .bind(i64::from(table))
+        .fetch_all(&mut *self.0)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let deleted: bool = row.try_get(3)?;
+            out.push(StoredRevision {
+                id: row.try_get(0)?,
+                ts: row.try_get(1)?,
+                value: if deleted { None } else { row.try_get(2)? },
+            });
+        }
+        Ok(out)
+    }
+
+    async fn insert_index_rows(&mut self, rows: &[IndexRow]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(10_000) {
+            sqlx::query(
+                "INSERT INTO index_entries (index_id, key, ts, deleted, doc_id) \
+                 SELECT * FROM UNNEST($1::int8[], $2::bytea[], $3::int8[], $4::bool[], $5::bytea[]) \
+                 ON CONFLICT (index_id, key, ts) DO UPDATE SET deleted = excluded.deleted, doc_id = excluded.doc_id",
+            )
+            .bind(chunk.iter().map(|r| r.index).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.key.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.ts).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.deleted).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.doc.clone()).collect::<Vec<_>>())
+            .execute(&mut *self.0)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn revision_of(row: &PgRow, table: TableNumber, id: &[u8]) -> Result<Revision, StoreError> {
+    let deleted: bool = row.try_get("deleted")?;
+    let document = if deleted {
+        None
+    } else {
+        let value: Vec<u8> = row.try_get("value")?;
+        Some(decode_document(table, id, &value)?)
+    };
+    Ok(Revision {
+        ts: ts_u64(row.try_get("ts")?),
+        document,
+    })
+}
+
+#[async_trait]
+impl Persistence for PostgresPersistence {
+    async fn sync_catalog(&self, schema: &Schema) -> Result<(Catalog, u64), StoreError> {
+        let mut guard = self.writer.lock().await;
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        let mut tx = PgCatalogTx(conn.begin().await?);
+        let synced = sync_catalog(&mut tx, schema).await?;
+        tx.0.commit().await?;
+        Ok(synced)
+    }
+
+    async fn write(&self, batch: &[CommitWrites]) -> Result<(), StoreError> {
+        let c = BatchColumns::of(batch);
+        let mut guard = self.writer.lock().await;
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        let held: i64 = sqlx::query_scalar(WRITE_BATCH_SQL)
+            .bind(c.doc_ids)
+            .bind(c.doc_ts)
+            .bind(c.doc_tables)
+            .bind(c.doc_values)
+            .bind(c.doc_deleted)
+            .bind(c.doc_prev)
+            .bind(c.entry_index)
+            .bind(c.entry_keys)
+            .bind(c.entry_ts)
+            .bind(c.entry_deleted)
+            .bind(c.entry_docs)
+            .bind(self.epoch)
+            .bind(c.max_ts)
+            .fetch_one(&mut *conn)
+            .await?;
+        if held == 0 {
+            if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                tracing::error!("{}", StoreError::LeaseLost);
+            }
+            return Err(StoreError::LeaseLost);
+        }
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        table: TableNumber,
+        id: InternalId,
+        ts: u64,
+    ) -> Result<Option<Revision>, StoreError> {
+        let row = sqlx::query(
+            "SELECT ts, value, deleted, table_number FROM documents \
+             WHERE id = $1 AND ts <= $2 ORDER BY ts DESC LIMIT 1",
+        )
+        .bind(id.0.to_vec())
+        .bind(ts_i64(ts))
+        .fetch_optional(&self.readers)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        if table_number(row.try_get("table_number")?)? != table {
+            return Ok(None);
+        }
+        Ok(Some(revision_of(&row, table, &id.0)?))
+    }
+
+    async fn get_many(
+        &self,
+        table: TableNumber,
+        ids: &[InternalId],
+        ts: u64,
+    ) -> Result<Vec<Option<Revision>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT u.ord, d.ts, d.value, d.deleted, d.table_number \
+             FROM UNNEST($1::bytea[]) WITH ORDINALITY AS u(id, ord) \
+             CROSS JOIN LATERAL (SELECT ts, value, deleted, table_number FROM documents \
+               WHERE id = u.id AND ts <= $2 ORDER BY ts DESC LIMIT 1) AS d",
+        )
+        .bind(ids.iter().map(|id| id.0.to_vec()).collect::<Vec<_>>())
+        .bind(ts_i64(ts))
+        .fetch_all(&self.readers)
+        .await?;
+        let mut out: Vec<Option<Revision>> = vec![None; ids.len()];
+        for row in rows {
+            let ordinal: i64 = row.try_get("ord")?;
+            let position = usize::try_from(ordinal - 1)
+                .map_err(|_| StoreError::Corrupt("UNNEST ordinal below 1".into()))?;
+            let Some(id) = ids.get(position) else {
+                continue;
+            };
+            if table_number(row.try_get("table_number")?)? != table {
+                continue;
+            }
+            out[position] = Some(revision_of(&row, table, &id.0)?);
+        }
+        Ok(out)
+    }
+
+    async fn scan(
+        &self,
+        index: &IndexMeta,
+        interval: &KeyInterval,
+        ts: u64,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let upper = if interval.end.is_some() {
+            "AND e.key < $5"
+        } else {
+            ""
+        };
+        let direction = match order {
+            Order::Asc => "ASC",
+            Order::Desc => "DESC",
+        };
+        let sql = format!(
+            "SELECT e.key, d.id, d.ts, d.value, d.table_number FROM index_entries AS e \
+             CROSS JOIN LATERAL (SELECT id, ts, value, deleted, table_number FROM documents \
+               WHERE id = e.doc_id AND ts <= $3 ORDER BY ts DESC LIMIT 1) AS d \
+             WHERE e.index_id = $1 AND e.key >= $2 {upper} AND e.ts <= $3 \
+               AND NOT e.deleted AND NOT d.deleted \
+               AND NOT EXISTS (SELECT 1 FROM index_entries AS n \
+                               WHERE n.index_id = $1 AND n.key = e.key AND n.ts > e.ts AND n.ts <= $3) \
+             ORDER BY e.key {direction} LIMIT $4"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(i64::from(index.id.0))
+            .bind(interval.start.clone())
+            .bind(ts_i64(ts))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        if let Some(end) = &interval.end {
+            query = query.bind(end.clone());
+        }
+        let rows = query.fetch_all(&self.readers).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key: Vec<u8> = row.try_get(0)?;
+            let id: Vec<u8> = row.try_get(1)?;
+            let value: Vec<u8> = row.try_get(3)?;
+            let table = table_number(row.try_get(4)?)?;
+            out.push(IndexEntry {
+                key,
+                ts: ts_u64(row.try_get(2)?),
+                document: decode_document(table, &id, &value)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn lease_lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn close(&self) {
+        if let Some(conn) = self.writer.lock().await.take()
+            && let Err(e) = conn.close().await
+        {
+            tracing::warn!(error = %e, "closing the PostgreSQL writer failed");
+        }
+        self.readers.close().await;
+        // Last: the lease goes with its connection, and a standby takes over.
+        if let Some(conn) = self.lease.lock().await.take()
+            && let Err(e) = conn.close().await
+        {
+            tracing::warn!(error = %e, "closing the PostgreSQL lease connection failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        let config = PostgresConfig::new("postgres://app:secret@db.example.com:5432/chat");
+        assert_eq!(
+            config.redacted_url(),
+            "postgres://app:***@db.example.com:5432/chat"
+        );
+        let config = PostgresConfig::new("postgres://app@localhost/chat");
+        assert_eq!(config.redacted_url(), "postgres://app@localhost/chat");
+    }
+
+    #[test]
+    fn migrations_reach_the_schema_version() {
+        assert_eq!(MIGRATIONS.len() as i64, SCHEMA_VERSION);
+    }
+}
