@@ -27,9 +27,10 @@ use crate::value::{Value, from_value, to_value};
 /// The variable naming a PostgreSQL server to run tests on.
 pub const TEST_DATABASE_URL_VAR: &str = "CONVEX_TEST_DATABASE_URL";
 
-/// The URL of the test database on `server` for a backend whose SQLite file
-/// would be `path`: named after the path, or fresh when there is none.
-fn test_database_url(server: &str, path: Option<&std::path::Path>) -> String {
+/// The URL of the test database on `server` (a PostgreSQL URL, with or
+/// without a database) for a backend whose SQLite file would be `path`:
+/// named after the path, or fresh when there is none.
+pub fn test_database_url(server: &str, path: Option<&std::path::Path>) -> String {
     use std::hash::{Hash, Hasher};
     let name = match path {
         Some(path) => {

@@ -388,25 +388,26 @@ async fn serve(
     println!("data in {}", data.display());
     tracing::info!(data = %args.data.display(), "listening on http://{}", server.local_addr());
     let store = server.backend().store().clone();
-    let lost = async move {
-        while !store.lease_lost() {
+    let fatal = async move {
+        loop {
+            if let Some(reason) = store.fatal_error() {
+                return reason;
+            }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     };
-    let lease_lost = tokio::select! {
-        _ = wait_for_signal() => false,
-        _ = stdin_closed(), if args.stop_on_stdin_eof => false,
-        _ = lost => true,
+    let fatal = tokio::select! {
+        _ = wait_for_signal() => None,
+        _ = stdin_closed(), if args.stop_on_stdin_eof => None,
+        reason = fatal => Some(reason),
     };
     tracing::info!("shutting down: finishing in-flight work");
     server.shutdown().await;
     tracing::info!("stopped");
-    if lease_lost {
-        return Err(ServerError::Backend(BackendError::Store(
-            crate::store::StoreError::LeaseLost,
-        )));
+    match fatal {
+        Some(reason) => Err(ServerError::Stopped(reason)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServerError> {

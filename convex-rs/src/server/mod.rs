@@ -57,6 +57,10 @@ pub enum ServerError {
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    /// The server stopped because it can no longer commit (it lost the
+    /// writer's lease on a shared database, or its committing connection).
+    #[error("stopped: {0}")]
+    Stopped(String),
 }
 
 /// Server settings.

@@ -214,11 +214,11 @@ impl Store {
         self.inner.commit_counters.get()
     }
 
-    /// Whether another server took the writer's lease on the database (on
-    /// PostgreSQL): nothing more can be committed here, and the server
-    /// should stop.
-    pub fn lease_lost(&self) -> bool {
-        self.inner.persistence.lease_lost()
+    /// Why nothing more can be committed here, once that is so (on
+    /// PostgreSQL: another server took the writer's lease, or the
+    /// committing connection failed). The server should stop.
+    pub fn fatal_error(&self) -> Option<String> {
+        self.inner.persistence.fatal_error()
     }
 
     /// The newest timestamp whose commits are durable and visible to readers.

@@ -125,10 +125,11 @@ pub trait Persistence: Send + Sync + 'static {
     /// Flushes and closes connections.
     async fn close(&self);
 
-    /// Whether another process took this one's writer lease (so nothing
-    /// more can be committed here). Only shared databases have a lease.
-    fn lease_lost(&self) -> bool {
-        false
+    /// Why nothing more can be committed here, once that is so: another
+    /// process took the writer's lease, or the committing connection of a
+    /// shared database failed. The server should stop.
+    fn fatal_error(&self) -> Option<String> {
+        None
     }
 }
 

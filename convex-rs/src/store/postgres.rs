@@ -21,6 +21,7 @@
 //! lock and resumed after another took over commits nothing, and learns it
 //! lost the lease.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -60,8 +61,18 @@ const MIGRATIONS: &[&[&str]] = &[&[
     "INSERT INTO convex_lease (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
 ]];
 
+/// The lease row, created before anything else (outside the versioned
+/// migrations, which run only once the previous holder is fenced).
+const LEASE_SQL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS convex_lease (id INT PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL)",
+    "INSERT INTO convex_lease (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
+];
+/// How long a server that is not a standby retries the lease: a server
+/// that just stopped releases it a moment after it closed.
+const LEASE_GRACE: Duration = Duration::from_secs(3);
+
 /// Where and how to reach PostgreSQL.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PostgresConfig {
     /// `postgres://USER[:PASSWORD]@HOST:PORT/DATABASE[?options]`.
     pub url: String,
@@ -84,23 +95,59 @@ impl PostgresConfig {
         }
     }
 
-    /// The URL with any password replaced, for messages and logs.
+    /// The URL with any password (in the user part or a `password=`
+    /// parameter) replaced by `***`, for messages and logs.
     pub fn redacted_url(&self) -> String {
-        match url_parts(&self.url) {
-            Some((scheme, userinfo, rest)) => match userinfo.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:***@{rest}"),
-                None => self.url.clone(),
-            },
-            None => self.url.clone(),
-        }
+        redact(&self.url)
     }
 }
 
-/// `(scheme, userinfo, rest)` of `scheme://userinfo@rest`.
-fn url_parts(url: &str) -> Option<(&str, &str, &str)> {
-    let (scheme, after) = url.split_once("://")?;
-    let (userinfo, rest) = after.split_once('@')?;
-    Some((scheme, userinfo, rest))
+/// The URL is shown redacted.
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("standby", &self.standby)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user part and of a `password=`
+/// parameter replaced by `***`.
+fn redact(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, after)) => {
+            // The user part ends at the last '@' before the path.
+            let authority_end = after.find('/').unwrap_or(after.len());
+            let (authority, path) = after.split_at(authority_end);
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
+                    None => base.to_string(),
+                },
+                None => base.to_string(),
+            }
+        }
+        None => base.to_string(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
 }
 
 fn ts_i64(ts: u64) -> i64 {
@@ -121,12 +168,86 @@ fn table_number(n: i64) -> Result<TableNumber, StoreError> {
 pub struct PostgresPersistence {
     writer: Mutex<Option<PgConnection>>,
     readers: PgPool,
-    /// Holds the advisory lock for as long as this process serves.
-    lease: Mutex<Option<PgConnection>>,
+    /// Holds the advisory lock (on its own connection) and checks the epoch.
+    heartbeat: Mutex<Option<Heartbeat>>,
     /// The lease epoch every commit must still hold.
     epoch: i64,
-    /// Set when a commit found the epoch taken.
-    lost: std::sync::atomic::AtomicBool,
+    /// Why this server can no longer commit, once it cannot.
+    fatal: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// Records the first reason this server can no longer commit.
+fn set_fatal(fatal: &std::sync::Mutex<Option<String>>, reason: String) {
+    let mut slot = fatal
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if slot.is_none() {
+        tracing::error!("{reason}");
+        *slot = Some(reason);
+    }
+}
+
+/// How often the lease connection checks that the epoch is still ours.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long one check may take before the connection counts as lost.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The task that owns the lease connection: it keeps the session (and so
+/// the advisory lock) alive, and notices a lost connection or a taken epoch
+/// without waiting for the next commit.
+struct Heartbeat {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Heartbeat {
+    fn start(
+        mut conn: PgConnection,
+        epoch: i64,
+        fatal: Arc<std::sync::Mutex<Option<String>>>,
+    ) -> Heartbeat {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => break,
+                }
+                let check = tokio::time::timeout(
+                    HEARTBEAT_TIMEOUT,
+                    sqlx::query_scalar::<_, i64>("SELECT epoch FROM convex_lease WHERE id = 1")
+                        .fetch_one(&mut conn),
+                )
+                .await;
+                let reason = match check {
+                    Ok(Ok(current)) if current == epoch => continue,
+                    Ok(Ok(_)) => StoreError::LeaseLost.to_string(),
+                    Ok(Err(e)) => format!(
+                        "the connection holding the writer's lease failed ({e}); another server \
+                         may take over, so this one stops committing"
+                    ),
+                    Err(_) => format!(
+                        "the connection holding the writer's lease did not answer within \
+                         {HEARTBEAT_TIMEOUT:?}; another server may take over, so this one stops"
+                    ),
+                };
+                set_fatal(&fatal, reason);
+                return;
+            }
+            // Closing the session releases the advisory lock at once.
+            if let Err(e) = conn.close().await {
+                tracing::warn!(error = %e, "closing the PostgreSQL lease connection failed");
+            }
+        });
+        Heartbeat { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
 }
 
 fn connect_error(config: &PostgresConfig, error: sqlx::Error) -> StoreError {
@@ -157,32 +278,52 @@ impl PostgresPersistence {
                 .map_err(|e| connect_error(&config, e))
         };
         ensure_database(&options, &config).await?;
-        let mut lease = connect().await?;
-        take_lease(&mut lease, &config).await?;
+        // The lease session: TCP keepalives, so a dead peer is noticed in
+        // seconds rather than hours, on either side.
+        let lease_options = options.clone().options([
+            ("tcp_keepalives_idle", "5"),
+            ("tcp_keepalives_interval", "2"),
+            ("tcp_keepalives_count", "3"),
+        ]);
+        let lease = take_lease(&lease_options, &config).await?;
         let mut writer = connect().await?;
-        migrate(&mut writer).await?;
+        // The fence relies on READ COMMITTED's re-check of the lease row.
+        sqlx::query("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .execute(&mut writer)
+            .await?;
+        let readers = PgPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .acquire_timeout(config.connect_timeout)
+            // A ping before every read would double its round trips; a
+            // broken connection fails its query once and is replaced.
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| connect_error(&config, e))?;
+        // Fence the previous holder first, then migrate: nothing it still
+        // commits can interleave with the migration.
+        for sql in LEASE_SQL {
+            sqlx::query(*sql).execute(&mut writer).await?;
+        }
         let epoch: i64 = sqlx::query_scalar(
             "UPDATE convex_lease SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch",
         )
         .fetch_one(&mut writer)
         .await?;
-        let readers = PgPoolOptions::new()
-            .max_connections(config.max_connections.max(1))
-            .acquire_timeout(config.connect_timeout)
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| connect_error(&config, e))?;
+        migrate(&mut writer).await?;
         tracing::info!(
             epoch,
             "took the writer's lease on {}",
             config.redacted_url()
         );
+        let fatal = Arc::new(std::sync::Mutex::new(None));
+        let heartbeat = Heartbeat::start(lease, epoch, fatal.clone());
         Ok(PostgresPersistence {
             writer: Mutex::new(Some(writer)),
             readers,
-            lease: Mutex::new(Some(lease)),
+            heartbeat: Mutex::new(Some(heartbeat)),
             epoch,
-            lost: std::sync::atomic::AtomicBool::new(false),
+            fatal,
         })
     }
 }
@@ -213,9 +354,16 @@ async fn ensure_database(
     else {
         return Err(connect_error(config, error));
     };
-    let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
+    let maintenance = options.clone().database("postgres");
+    let mut admin = tokio::time::timeout(config.connect_timeout, PgConnection::connect_with(&maintenance))
         .await
-        .map_err(|e| connect_error(config, e))?;
+        .map_err(|_| StoreError::Unavailable(format!(
+            "the database {name} does not exist, and the server's `postgres` database (to create it) did not answer"
+        )))?
+        .map_err(|e| StoreError::Unavailable(format!(
+            "the database {name} does not exist, and it cannot be created through the server's \
+             `postgres` database ({e}); create it yourself"
+        )))?;
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
     let created = sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
         .execute(&mut admin)
@@ -226,8 +374,12 @@ async fn ensure_database(
             tracing::info!("created the PostgreSQL database {name}");
             Ok(())
         }
-        // Created meanwhile by another process.
-        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
+        // Created meanwhile by another process (either code, by timing).
+        Err(sqlx::Error::Database(db))
+            if matches!(db.code().as_deref(), Some("42P04" | "23505")) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(StoreError::Unavailable(format!(
             "the database {name} does not exist and could not be created ({e}); \
              create it, or grant the role CREATEDB"
@@ -235,22 +387,58 @@ async fn ensure_database(
     }
 }
 
-/// Takes the advisory lock of the lease on `conn`: now, or (standby) once
-/// the holder's session ends.
-async fn take_lease(conn: &mut PgConnection, config: &PostgresConfig) -> Result<(), StoreError> {
+/// Connects the lease session and takes the advisory lock on it: now (or
+/// within [`LEASE_GRACE`]), or, as a standby, once the holder's session
+/// ends. A standby rides out errors (a restarting database) by reconnecting.
+async fn take_lease(
+    options: &PgConnectOptions,
+    config: &PostgresConfig,
+) -> Result<PgConnection, StoreError> {
+    let started = std::time::Instant::now();
     let mut waiting = false;
+    let mut conn: Option<PgConnection> = None;
     loop {
-        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(LEASE_LOCK_KEY)
-            .fetch_one(&mut *conn)
-            .await?;
-        if taken {
-            return Ok(());
+        let attempt = async {
+            let conn = match &mut conn {
+                Some(conn) => conn,
+                None => conn.insert(
+                    tokio::time::timeout(
+                        config.connect_timeout,
+                        PgConnection::connect_with(options),
+                    )
+                    .await
+                    .map_err(|_| {
+                        StoreError::Unavailable(format!(
+                            "PostgreSQL at {} did not answer within {:?}",
+                            config.redacted_url(),
+                            config.connect_timeout
+                        ))
+                    })?
+                    .map_err(|e| connect_error(config, e))?,
+                ),
+            };
+            let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(LEASE_LOCK_KEY)
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok::<bool, StoreError>(taken)
         }
-        if !config.standby {
-            return Err(StoreError::LeaseHeld(config.redacted_url()));
+        .await;
+        match attempt {
+            Ok(true) => {
+                return conn.ok_or_else(|| StoreError::Unavailable("no lease connection".into()));
+            }
+            Ok(false) if !config.standby && started.elapsed() >= LEASE_GRACE => {
+                return Err(StoreError::LeaseHeld(config.redacted_url()));
+            }
+            Ok(false) => {}
+            Err(error) if !config.standby => return Err(error),
+            Err(error) => {
+                tracing::warn!("standby: {error}; retrying");
+                conn = None;
+            }
         }
-        if !waiting {
+        if config.standby && !waiting {
             tracing::info!(
                 "standing by: another server holds the lease on {}",
                 config.redacted_url()
@@ -282,6 +470,11 @@ async fn migrate(conn: &mut PgConnection) -> Result<(), StoreError> {
             .fetch_optional(&mut *conn)
             .await?
             .unwrap_or(0);
+    if current < 0 {
+        return Err(StoreError::Corrupt(format!(
+            "convex_meta.schema_version is {current}"
+        )));
+    }
     if current > SCHEMA_VERSION {
         return Err(StoreError::Catalog(format!(
             "the database's tables are at version {current}, newer than this build's \
@@ -497,6 +690,15 @@ impl CatalogTx for PgCatalogTx<'_> {
     }
 }
 
+impl PostgresPersistence {
+    fn fatal_reason(&self) -> Option<String> {
+        self.fatal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
 fn revision_of(row: &PgRow, table: TableNumber, id: &[u8]) -> Result<Revision, StoreError> {
     let deleted: bool = row.try_get("deleted")?;
     let document = if deleted {
@@ -526,7 +728,10 @@ impl Persistence for PostgresPersistence {
         let c = BatchColumns::of(batch);
         let mut guard = self.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        let held: i64 = sqlx::query_scalar(WRITE_BATCH_SQL)
+        if let Some(reason) = self.fatal_reason() {
+            return Err(StoreError::Unavailable(reason));
+        }
+        let held: Result<i64, sqlx::Error> = sqlx::query_scalar(WRITE_BATCH_SQL)
             .bind(c.doc_ids)
             .bind(c.doc_ts)
             .bind(c.doc_tables)
@@ -541,11 +746,24 @@ impl Persistence for PostgresPersistence {
             .bind(self.epoch)
             .bind(c.max_ts)
             .fetch_one(&mut *conn)
-            .await?;
-        if held == 0 {
-            if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                tracing::error!("{}", StoreError::LeaseLost);
+            .await;
+        let held = match held {
+            Ok(held) => held,
+            // A statement error: nothing was written, the connection is fine.
+            Err(sqlx::Error::Database(e)) => return Err(sqlx::Error::Database(e).into()),
+            // The connection failed: the batch may or may not have committed,
+            // and this server has no writer left. It stops (clients re-send to
+            // the next leader, and the mutation log runs each once).
+            Err(e) => {
+                set_fatal(
+                    &self.fatal,
+                    format!("the PostgreSQL connection that commits failed ({e}); stopping"),
+                );
+                return Err(e.into());
             }
+        };
+        if held == 0 {
+            set_fatal(&self.fatal, StoreError::LeaseLost.to_string());
             return Err(StoreError::LeaseLost);
         }
         Ok(())
@@ -655,8 +873,8 @@ impl Persistence for PostgresPersistence {
         Ok(out)
     }
 
-    fn lease_lost(&self) -> bool {
-        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    fn fatal_error(&self) -> Option<String> {
+        self.fatal_reason()
     }
 
     async fn close(&self) {
@@ -667,10 +885,8 @@ impl Persistence for PostgresPersistence {
         }
         self.readers.close().await;
         // Last: the lease goes with its connection, and a standby takes over.
-        if let Some(conn) = self.lease.lock().await.take()
-            && let Err(e) = conn.close().await
-        {
-            tracing::warn!(error = %e, "closing the PostgreSQL lease connection failed");
+        if let Some(heartbeat) = self.heartbeat.lock().await.take() {
+            heartbeat.stop().await;
         }
     }
 }
@@ -688,6 +904,17 @@ mod tests {
         );
         let config = PostgresConfig::new("postgres://app@localhost/chat");
         assert_eq!(config.redacted_url(), "postgres://app@localhost/chat");
+        assert_eq!(
+            redact("postgres://app:p@ss@db/chat"),
+            "postgres://app:***@db/chat",
+            "an unencoded @ in the password"
+        );
+        assert_eq!(
+            redact("postgres://app@db/chat?sslmode=require&password=secret"),
+            "postgres://app@db/chat?sslmode=require&password=***"
+        );
+        let debug = format!("{:?}", PostgresConfig::new("postgres://a:secret@h/d"));
+        assert!(!debug.contains("secret"), "{debug}");
     }
 
     #[test]
