@@ -10,6 +10,7 @@ mod mvcc;
 mod occ;
 mod occ_property;
 mod pagination;
+mod persistence;
 mod raw;
 mod restart;
 mod scheduler;
