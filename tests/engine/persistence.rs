@@ -27,6 +27,9 @@ fn document(table: TableNumber, internal: InternalId, n: f64) -> Document {
 }
 
 /// What a scan returned: `(key, document n, revision ts)` per entry.
+type Scanned = Vec<(Vec<u8>, f64, u64)>;
+
+/// Scans `index` and summarizes the entries.
 async fn scan(
     p: &dyn Persistence,
     index: &IndexMeta,
@@ -34,7 +37,7 @@ async fn scan(
     ts: u64,
     order: Order,
     limit: usize,
-) -> anyhow::Result<Vec<(Vec<u8>, f64, u64)>> {
+) -> anyhow::Result<Scanned> {
     Ok(p.scan(index, interval, ts, order, limit)
         .await?
         .into_iter()
@@ -107,7 +110,7 @@ async fn check(p: &dyn Persistence) -> anyhow::Result<()> {
         start: Vec::new(),
         end: None,
     };
-    let cases: [(u64, Vec<(Vec<u8>, f64, u64)>); 6] = [
+    let cases: [(u64, Scanned); 6] = [
         (5, vec![]),
         (10, vec![(a1.clone(), 1.0, 10), (b2.clone(), 2.0, 10)]),
         (15, vec![(a1.clone(), 1.0, 10), (b2.clone(), 2.0, 10)]),
