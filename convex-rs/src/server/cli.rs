@@ -88,6 +88,16 @@ enum CliError {
     Dev(#[from] DevError),
 }
 
+/// How log lines are written to standard error.
+#[derive(Clone, Copy, Default, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `fields`), for log collectors.
+    Json,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum DurabilityArg {
     Normal,
@@ -151,6 +161,10 @@ struct ServeArgs {
     /// The most scheduled functions (and cron runs) running at once.
     #[arg(long, env = "CONVEX_SCHEDULER_CONCURRENCY", default_value_t = crate::scheduler::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     scheduler_concurrency: u16,
+    /// How log lines are written to standard error: `text` or `json` (one
+    /// object per line).
+    #[arg(long, env = "CONVEX_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
     /// Shut down when standard input closes (used by `dev` for its server).
     #[arg(long, hide = true)]
     stop_on_stdin_eof: bool,
@@ -173,10 +187,18 @@ pub fn run_cli(app: impl FnOnce() -> Result<App, BackendError>) -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,hnsw_rs=warn"));
-    let _ = tracing_subscriber::fmt()
+    let format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        Command::Dev(args) => args.serve.log_format,
+        Command::Codegen(_) => LogFormat::Text,
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
     let result = match cli.command {
         Command::Serve(args) => runtime().and_then(|rt| Ok(rt.block_on(serve(app, args))?)),
         Command::Codegen(args) => codegen(app, &args),
@@ -226,6 +248,9 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
     ];
     if let Some(dir) = serve.static_dir {
         serve_args.extend(["--static-dir".into(), dir.into()]);
+    }
+    if let Some(format) = serve.log_format.to_possible_value() {
+        serve_args.extend(["--log-format".into(), format.get_name().into()]);
     }
     serve_args.extend([
         "--site-listen".into(),
