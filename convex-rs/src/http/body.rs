@@ -96,12 +96,13 @@ impl Body {
         Body(Inner::Full(Bytes::new()))
     }
 
-    /// `value` serialized as JSON.
+    /// `value` serialized as JSON (a value serde_json cannot write, such as
+    /// a map with non-string keys, becomes `{"error": "..."}` saying why).
     pub fn json(value: &impl Serialize) -> Body {
         // Serializing to a Vec fails only for maps with non-string keys.
         match serde_json::to_vec(value) {
             Ok(bytes) => Body::from(bytes),
-            Err(e) => Body::from(format!("{{\"error\":{:?}}}", e.to_string())),
+            Err(e) => Body::from(serde_json::json!({ "error": e.to_string() }).to_string()),
         }
     }
 
@@ -236,5 +237,28 @@ impl From<Body> for axum::body::Body {
             Inner::Full(bytes) => axum::body::Body::from(bytes),
             Inner::Stream(chunks) => axum::body::Body::from_stream(chunks),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::Body;
+
+    #[tokio::test]
+    async fn json_bodies_are_json_even_when_the_value_cannot_be_written() {
+        let ok: serde_json::Value = Body::json(&serde_json::json!({ "a": [1, "é"] }))
+            .json_as()
+            .await
+            .expect("JSON");
+        assert_eq!(ok, serde_json::json!({ "a": [1, "é"] }));
+        // Non-string map keys: serde_json refuses them.
+        let unwritable = BTreeMap::from([((1, 2), "x\u{1}\"")]);
+        let error: serde_json::Value = Body::json(&unwritable).json_as().await.expect("JSON");
+        assert!(
+            error["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{error}"
+        );
     }
 }
