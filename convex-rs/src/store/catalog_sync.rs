@@ -81,8 +81,43 @@ pub(super) fn decode_document(
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn index_fields_json(fields: &[String]) -> String {
+/// The stored form of an index's fields (a JSON array of strings).
+pub(super) fn index_fields_json(fields: &[String]) -> String {
     serde_json::to_string(fields).unwrap_or_default()
+}
+
+/// A commit timestamp as the databases store it (a signed 64-bit column).
+pub(super) fn ts_i64(ts: u64) -> i64 {
+    i64::try_from(ts).unwrap_or(i64::MAX)
+}
+
+/// A stored commit timestamp.
+pub(super) fn ts_u64(ts: i64) -> u64 {
+    u64::try_from(ts).unwrap_or(0)
+}
+
+/// A stored table number.
+pub(super) fn table_number(n: i64) -> Result<TableNumber, StoreError> {
+    u32::try_from(n)
+        .map(TableNumber)
+        .map_err(|_| StoreError::Corrupt(format!("table number {n}")))
+}
+
+impl StoredIndex {
+    /// An index from its stored columns: id, table number, name, fields (JSON).
+    pub(super) fn from_columns(
+        id: i64,
+        table: i64,
+        name: String,
+        fields: &str,
+    ) -> Result<StoredIndex, StoreError> {
+        Ok(StoredIndex {
+            id: u32::try_from(id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            table: table_number(table)?.0,
+            name,
+            fields: serde_json::from_str(fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
 }
 
 /// Reconciles the stored catalog with `schema`; returns it with the newest

@@ -30,7 +30,8 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::Mutex;
 
 use super::catalog_sync::{
-    CatalogTx, IndexRow, StoredIndex, StoredRevision, decode_document, sync_catalog,
+    CatalogTx, IndexRow, StoredIndex, StoredRevision, decode_document, index_fields_json,
+    sync_catalog, table_number, ts_i64, ts_u64,
 };
 use super::persistence::{CommitWrites, IndexEntry, Order, Revision};
 use super::{Catalog, IndexMeta, KeyInterval, Persistence, StoreError};
@@ -148,20 +149,6 @@ fn redact(url: &str) -> String {
         out.push_str(&pairs.join("&"));
     }
     out
-}
-
-fn ts_i64(ts: u64) -> i64 {
-    i64::try_from(ts).unwrap_or(i64::MAX)
-}
-
-fn ts_u64(ts: i64) -> u64 {
-    u64::try_from(ts).unwrap_or(0)
-}
-
-fn table_number(n: i64) -> Result<TableNumber, StoreError> {
-    u32::try_from(n)
-        .map(TableNumber)
-        .map_err(|_| StoreError::Corrupt(format!("table number {n}")))
 }
 
 /// The PostgreSQL implementation of [`Persistence`].
@@ -593,14 +580,12 @@ impl CatalogTx for PgCatalogTx<'_> {
             .await?
         {
             let fields: String = row.try_get(3)?;
-            out.push(StoredIndex {
-                id: u32::try_from(row.try_get::<i64, _>(0)?)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                table: table_number(row.try_get(1)?)?.0,
-                name: row.try_get(2)?,
-                fields: serde_json::from_str(&fields)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            });
+            out.push(StoredIndex::from_columns(
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                &fields,
+            )?);
         }
         Ok(out)
     }
@@ -621,7 +606,7 @@ impl CatalogTx for PgCatalogTx<'_> {
         .bind(i64::from(index.id))
         .bind(i64::from(index.table))
         .bind(&index.name)
-        .bind(serde_json::to_string(&index.fields).unwrap_or_default())
+        .bind(index_fields_json(&index.fields))
         .execute(&mut *self.0)
         .await?;
         Ok(())
