@@ -2,19 +2,20 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::auth::{AuthConfig, Authenticator};
 use crate::function::{
-    Caller, FunctionEntry, FunctionInfo, FunctionKind, FunctionOutcome, FunctionPath, Identity,
-    Registry, Runner, RunnerConfig,
+    Caller, DEFAULT_MUTATION_LOG_RETENTION, FunctionEntry, FunctionInfo, FunctionKind,
+    FunctionOutcome, FunctionPath, Identity, Registry, Runner, RunnerConfig,
 };
 use crate::http::HttpRouter;
 use crate::scheduler::{CronError, CronJob, Crons, Executor, SchedulerConfig};
 use crate::schema::Schema;
 use crate::storage::{FileStore, StorageConfig, StorageError};
-use crate::store::{Durability, PostgresConfig, SqliteConfig, Store, StoreError};
+use crate::store::{Durability, PostgresConfig, Retention, SqliteConfig, Store, StoreError};
 use crate::value::Value;
 
 /// Problems assembling or opening an app.
@@ -220,6 +221,12 @@ pub struct BackendConfig {
     pub scheduler: SchedulerConfig,
     /// Stored files.
     pub storage: StorageConfig,
+    /// How long old document revisions stay readable before they are
+    /// garbage-collected (snapshot reads older than this are refused).
+    pub retention: Retention,
+    /// How long a websocket mutation's result is kept so a re-send after a
+    /// reconnect gets it instead of running again (default 7 days).
+    pub mutation_log_retention: Duration,
     /// The deployment's admin key: `Authorization: Convex <key>` and
     /// `Authenticate{tokenType: "Admin"}` may call internal functions and
     /// act as users. `None`: no admin access.
@@ -236,6 +243,8 @@ impl BackendConfig {
             runner: RunnerConfig::default(),
             scheduler: SchedulerConfig::default(),
             storage: StorageConfig::in_dir(dir.join("storage")),
+            retention: Retention::default(),
+            mutation_log_retention: DEFAULT_MUTATION_LOG_RETENTION,
             admin_key: None,
         }
     }
@@ -248,6 +257,8 @@ impl BackendConfig {
             runner: RunnerConfig::default(),
             scheduler: SchedulerConfig::default(),
             storage: StorageConfig::temporary(),
+            retention: Retention::default(),
+            mutation_log_retention: DEFAULT_MUTATION_LOG_RETENTION,
             admin_key: None,
         }
     }
@@ -283,6 +294,8 @@ impl Backend {
             }
             None => Store::open_sqlite(config.sqlite, &schema).await?,
         };
+        store.start_garbage_collection(config.retention);
+        crate::function::spawn_mutation_log_expiry(&store, config.mutation_log_retention);
         let files = Arc::new(FileStore::open(config.storage).await?);
         let runner = Runner::with_services(
             store,

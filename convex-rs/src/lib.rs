@@ -74,6 +74,7 @@ pub mod server;
 pub mod storage;
 pub mod store;
 pub mod sync;
+mod telemetry;
 pub mod testing;
 pub mod value;
 

@@ -4,6 +4,7 @@ mod bank_concurrency;
 mod chat;
 mod codegen;
 mod common;
+mod gc;
 mod lease;
 mod limits;
 mod mvcc;

@@ -7,6 +7,7 @@ mod common;
 mod http;
 mod http_actions;
 mod latency;
+mod limits;
 mod official_client;
 mod our_client;
 mod raw_protocol;

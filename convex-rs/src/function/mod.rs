@@ -13,6 +13,7 @@ mod args;
 mod context;
 mod error;
 mod identity;
+mod mutation_log;
 mod path;
 mod registry;
 mod runner;
@@ -27,6 +28,8 @@ pub use context::{
 };
 pub use error::{ConvexError, FailureKind, FunctionError, FunctionFailure};
 pub use identity::{Identity, UserIdentity};
+pub(crate) use mutation_log::spawn_expiry as spawn_mutation_log_expiry;
+pub use mutation_log::{DEFAULT_MUTATION_LOG_RETENTION, expire_mutation_log};
 pub use path::{FunctionPath, InvalidPath};
 pub use registry::{
     FunctionEntry, FunctionInfo, FunctionKind, IntoFunctionOutput, Invoker, RegisteredFunction,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
+use tracing::Instrument;
 
 use super::context::{LogLines, TxContext};
 use super::error::RetryHint;
@@ -350,6 +351,24 @@ impl Runner {
         ts: Option<u64>,
         journal: Option<String>,
     ) -> QueryOutcome {
+        let observed = self.observe(FunctionKind::Query, path);
+        let outcome = self
+            .query_inner(path, args, identity, caller, ts, journal)
+            .instrument(observed.span.clone())
+            .await;
+        observed.finish(outcome.outcome.result.is_ok());
+        outcome
+    }
+
+    async fn query_inner(
+        &self,
+        path: &str,
+        args: Value,
+        identity: Identity,
+        caller: Caller,
+        ts: Option<u64>,
+        journal: Option<String>,
+    ) -> QueryOutcome {
         let failed = |f: FunctionFailure, ts: u64| QueryOutcome {
             outcome: FunctionOutcome {
                 ts: Some(ts),
@@ -453,6 +472,23 @@ impl Runner {
     }
 
     async fn run_mutation_with(
+        &self,
+        path: &str,
+        args: Value,
+        identity: Identity,
+        caller: Caller,
+        bookkeeping: Bookkeeping<'_>,
+    ) -> FunctionOutcome {
+        let observed = self.observe(FunctionKind::Mutation, path);
+        let outcome = self
+            .mutation_inner(path, args, identity, caller, bookkeeping)
+            .instrument(observed.span.clone())
+            .await;
+        observed.finish(outcome.result.is_ok());
+        outcome
+    }
+
+    async fn mutation_inner(
         &self,
         path: &str,
         args: Value,
@@ -566,6 +602,9 @@ impl Runner {
                     return failed(failure(FailureKind::System, "the store is closed".into()));
                 }
             }
+            metrics::counter!("convex_occ_retries_total", "path" => function.path.to_string())
+                .increment(1);
+            tracing::Span::current().record("occ_retries", attempt);
             let jitter = rand::rng().random_range(0.5..1.5);
             tokio::time::sleep(backoff.mul_f64(jitter)).await;
             backoff = (backoff * 2).min(config.max_backoff);
@@ -623,6 +662,44 @@ impl Runner {
         identity: Identity,
         caller: Caller,
     ) -> FunctionOutcome {
+        let observed = self.observe(FunctionKind::Action, path);
+        let outcome = self
+            .action_inner(path, args, identity, caller)
+            .instrument(observed.span.clone())
+            .await;
+        observed.finish(outcome.result.is_ok());
+        outcome
+    }
+
+    /// A span for one execution of `path`, and the start of its clock.
+    fn observe(&self, kind: FunctionKind, path: &str) -> Observed {
+        // Only registered paths label metrics: a client may send any string.
+        let label = match self.resolve(kind, path, Caller::Function) {
+            Ok(function) => function.path.to_string(),
+            Err(_) => "(unknown)".to_string(),
+        };
+        Observed {
+            span: tracing::info_span!(
+                "function",
+                kind = crate::telemetry::kind_label(kind),
+                path = %label,
+                outcome = tracing::field::Empty,
+                duration_ms = tracing::field::Empty,
+                occ_retries = tracing::field::Empty,
+            ),
+            kind,
+            label,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    async fn action_inner(
+        &self,
+        path: &str,
+        args: Value,
+        identity: Identity,
+        caller: Caller,
+    ) -> FunctionOutcome {
         let failed = FunctionOutcome::failed;
         let caller = caller_for(caller, &identity);
         let function = match self.resolve(FunctionKind::Action, path, caller) {
@@ -650,6 +727,28 @@ impl Runner {
             log_lines: logs.take(),
             ts: None,
         }
+    }
+}
+
+/// One function execution being observed: its span and start time.
+struct Observed {
+    span: tracing::Span,
+    kind: FunctionKind,
+    label: String,
+    started: std::time::Instant,
+}
+
+impl Observed {
+    /// Records the outcome and duration on the span and in the metrics.
+    fn finish(self, success: bool) {
+        let elapsed = self.started.elapsed();
+        let outcome = if success { "success" } else { "error" };
+        self.span.record("outcome", outcome);
+        self.span
+            .record("duration_ms", elapsed.as_secs_f64() * 1000.0);
+        self.span
+            .in_scope(|| tracing::debug!(outcome, "function finished"));
+        crate::telemetry::function_finished(self.kind, &self.label, success, elapsed);
     }
 }
 

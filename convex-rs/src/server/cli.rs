@@ -165,6 +165,28 @@ struct ServeArgs {
     /// object per line).
     #[arg(long, env = "CONVEX_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Seconds old document revisions stay readable (snapshot reads such as
+    /// `query_at_ts`) before they are garbage-collected.
+    #[arg(
+        long,
+        env = "CONVEX_RETENTION",
+        value_name = "SECONDS",
+        default_value_t = 3600
+    )]
+    retention: u64,
+    /// Seconds a websocket mutation's result is kept, so a client re-sending
+    /// it after a reconnect gets the result instead of running it twice.
+    #[arg(long, env = "CONVEX_MUTATION_LOG_RETENTION", value_name = "SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(60..))]
+    mutation_log_retention: u64,
+    /// The most websocket sessions at once; more are refused with 503 (the
+    /// official clients retry with backoff).
+    #[arg(long, env = "CONVEX_MAX_SESSIONS", default_value_t = super::DEFAULT_MAX_SESSIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    max_sessions: u32,
+    /// The most websocket mutations waiting to run, across all sessions; past
+    /// it a session is closed as overloaded (code 1013, reason `Busy`) and
+    /// the client reconnects with backoff and re-sends.
+    #[arg(long, env = "CONVEX_MAX_PENDING_MUTATIONS", default_value_t = super::DEFAULT_MAX_PENDING_MUTATIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    max_pending_mutations: u32,
     /// Shut down when standard input closes (used by `dev` for its server).
     #[arg(long, hide = true)]
     stop_on_stdin_eof: bool,
@@ -396,6 +418,8 @@ async fn serve(
         });
     }
     config.storage.max_upload_bytes = args.max_upload_bytes;
+    config.retention.window = std::time::Duration::from_secs(args.retention);
+    config.mutation_log_retention = std::time::Duration::from_secs(args.mutation_log_retention);
     let backend = Backend::open(app, config).await?;
     let (listener, site_listener) = match early {
         Some(bound) => bound,
@@ -403,7 +427,11 @@ async fn serve(
     };
     let config = ServerConfig {
         static_dir: args.static_dir,
-        ..ServerConfig::default()
+        max_sessions: args.max_sessions as usize,
+        session: crate::sync::SessionConfig {
+            mutation_queue: crate::sync::MutationQueue::new(args.max_pending_mutations as usize),
+            ..crate::sync::SessionConfig::default()
+        },
     };
     let mut server = Server::start(backend, listener, config).await?;
     let site = server.serve_site(site_listener)?;

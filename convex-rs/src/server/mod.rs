@@ -18,6 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, Uri};
+use axum::response::Response;
 use axum::routing::{any, get, post};
 use axum::serve::{ListenerExt, TapIo};
 use thiserror::Error;
@@ -64,12 +65,29 @@ pub enum ServerError {
 }
 
 /// Server settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// Session tuning.
+    /// Session tuning and per-session limits.
     pub session: SessionConfig,
     /// A directory of static files (the built front end) served at `/`.
     pub static_dir: Option<PathBuf>,
+    /// The most websocket sessions at once; more are refused with 503.
+    pub max_sessions: usize,
+}
+
+/// Default of [`ServerConfig::max_sessions`].
+pub const DEFAULT_MAX_SESSIONS: u32 = 10_000;
+/// Default bound of the mutations queued across sessions (see [`crate::sync::MutationQueue`]).
+pub const DEFAULT_MAX_PENDING_MUTATIONS: u32 = crate::sync::DEFAULT_MAX_PENDING_MUTATIONS as u32;
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            session: SessionConfig::default(),
+            static_dir: None,
+            max_sessions: DEFAULT_MAX_SESSIONS as usize,
+        }
+    }
 }
 
 /// Counts live sessions so shutdown can wait for them.
@@ -81,6 +99,11 @@ struct SessionTracker {
 struct SessionGuard(SessionTracker);
 
 impl SessionTracker {
+    /// Sessions open now.
+    fn live(&self) -> usize {
+        self.live.0.load(Ordering::SeqCst)
+    }
+
     fn enter(&self) -> SessionGuard {
         self.live.0.fetch_add(1, Ordering::SeqCst);
         SessionGuard(self.clone())
@@ -120,6 +143,7 @@ struct AppState {
     backend: Backend,
     hub: Hub,
     session: SessionConfig,
+    max_sessions: usize,
     shutdown: watch::Receiver<bool>,
     sessions: SessionTracker,
 }
@@ -186,6 +210,7 @@ fn router(state: AppState, config: &ServerConfig) -> Router {
         .route("/instance_name", get(|| async { "convex-rs" }))
         .route("/instance_version", get(|| async { VERSION }))
         .route("/echo", post(http_api::echo))
+        .route("/metrics", get(metrics_handler))
         .route("/api/storage/upload", post(storage::upload))
         .route("/api/storage/{id}", get(storage::serve))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -208,6 +233,32 @@ fn router(state: AppState, config: &ServerConfig) -> Router {
             }),
         ),
     }
+}
+
+/// `GET /metrics`: the Prometheus text format, with the live gauges
+/// sampled at the scrape.
+async fn metrics_handler(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    use axum::response::IntoResponse;
+    let Some(recorder) = crate::telemetry::recorder() else {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "metrics are off: another metrics recorder was installed in this process",
+        )
+            .into_response();
+    };
+    metrics::gauge!("convex_sync_sessions").set(state.sessions.live() as f64);
+    metrics::gauge!("convex_sync_subscriptions").set(state.hub.subscription_count() as f64);
+    metrics::gauge!("convex_pending_mutations").set(state.session.mutation_queue.len() as f64);
+    metrics::gauge!("convex_commit_queue_depth")
+        .set(state.backend.store().commit_queue_len() as f64);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        recorder.render(),
+    )
+        .into_response()
 }
 
 /// Sets `TCP_NODELAY` on every accepted socket. The sync protocol is small
@@ -289,6 +340,7 @@ impl Server {
         if let Some(files) = backend.runner().files() {
             files.set_listen_origin(listen_origin(addr));
         }
+        crate::telemetry::spawn_upkeep();
         let hub = Hub::start(backend.runner().clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let sessions = SessionTracker::default();
@@ -296,6 +348,7 @@ impl Server {
             backend: backend.clone(),
             hub: hub.clone(),
             session: config.session.clone(),
+            max_sessions: config.max_sessions.max(1),
             shutdown: shutdown_rx.clone(),
             sessions: sessions.clone(),
         };

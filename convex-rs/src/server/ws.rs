@@ -1,16 +1,18 @@
 //! The websocket endpoint: upgrades, then pumps frames between the socket and
 //! a [`run_session`] task, with transport-level pings and an idle timeout.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::AppState;
-use crate::sync::{Incoming, Outgoing, run_session};
+use crate::sync::{Incoming, Outgoing, OutgoingBudget, run_session};
 
 /// Transport ping frames every this often.
 const WS_PING_INTERVAL: Duration = Duration::from_secs(5);
@@ -24,6 +26,18 @@ pub(super) async fn sync_handler(
     State(state): State<AppState>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if state.sessions.live() >= state.max_sessions {
+        metrics::counter!("convex_sessions_refused_total", "reason" => "max_sessions").increment(1);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            format!(
+                "TooManySessions: this server has its maximum of {} websocket sessions; retry later",
+                state.max_sessions
+            ),
+        )
+            .into_response();
+    }
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
@@ -35,12 +49,15 @@ async fn serve_socket(state: AppState, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (incoming_tx, incoming_rx) = mpsc::channel::<Incoming>(64);
     let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(256);
+    let budget = Arc::new(OutgoingBudget::default());
+    let slow_consumer_timeout = state.session.slow_consumer_timeout;
     let session = tokio::spawn(run_session(
         state.hub.clone(),
         state.backend.runner().clone(),
         state.session.clone(),
         incoming_rx,
         out_tx,
+        budget.clone(),
         state.shutdown.clone(),
     ));
     let reader = async move {
@@ -72,13 +89,23 @@ async fn serve_socket(state: AppState, socket: WebSocket) {
             tokio::select! {
                 message = out_rx.recv() => match message {
                     Some(Outgoing::Frames(frames)) => {
-                        // Stop after a write error or a Close sent from the queue.
-                        if !matches!(send_frames(&mut sink, frames, &mut out_rx).await, Ok(false)) {
+                        // Stop after a write error, a Close sent from the
+                        // queue, or a client that does not read in time.
+                        let sent = tokio::time::timeout(
+                            slow_consumer_timeout,
+                            send_frames(&mut sink, frames, &mut out_rx, &budget),
+                        )
+                        .await;
+                        if !matches!(sent, Ok(Ok(false))) {
                             break;
                         }
                     }
                     Some(Outgoing::Close(frame)) => {
-                        let _ = sink.send(close_message(frame)).await;
+                        let _ = tokio::time::timeout(
+                            slow_consumer_timeout,
+                            sink.send(close_message(frame)),
+                        )
+                        .await;
                         break;
                     }
                     None => {
@@ -114,16 +141,19 @@ async fn send_frames<S>(
     sink: &mut S,
     frames: Vec<String>,
     queue: &mut mpsc::Receiver<Outgoing>,
+    budget: &OutgoingBudget,
 ) -> Result<bool, axum::Error>
 where
     S: futures::Sink<Message, Error = axum::Error> + Unpin,
 {
     let mut next = Some(Outgoing::Frames(frames));
     let mut closed = false;
+    let mut bytes = 0;
     while let Some(outgoing) = next.take() {
         match outgoing {
             Outgoing::Frames(frames) => {
                 for frame in frames {
+                    bytes += frame.len();
                     sink.feed(Message::Text(frame.into())).await?;
                 }
             }
@@ -136,5 +166,6 @@ where
         next = queue.try_recv().ok();
     }
     sink.flush().await?;
+    budget.written(bytes);
     Ok(closed)
 }

@@ -169,6 +169,7 @@ impl Committer {
             let vectors = std::mem::take(&mut request.writes.vectors);
             let pending = &request.writes;
             if let Err(invalid) = self.log.validate(pending.snapshot, &pending.reads) {
+                metrics::counter!("convex_occ_conflicts_total").increment(1);
                 let error = match invalid {
                     Invalid::Conflict { index, ts } => CommitError::Conflict {
                         table: self.catalog.table_name_of_index(index).to_string(),
@@ -193,8 +194,21 @@ impl Committer {
             return;
         };
         let first_ts = first.ts;
-        match self.persistence.write(&writes).await {
+        let started = std::time::Instant::now();
+        let written = self.persistence.write(&writes).await;
+        let elapsed = started.elapsed();
+        let span = tracing::debug_span!(
+            "commit",
+            transactions = accepted.len(),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            ok = written.is_ok()
+        );
+        span.in_scope(|| tracing::trace!("group commit written"));
+        metrics::histogram!("convex_commit_duration_seconds").record(elapsed.as_secs_f64());
+        metrics::histogram!("convex_commit_batch_size").record(accepted.len() as f64);
+        match written {
             Ok(()) => {
+                metrics::counter!("convex_commits_total").increment(accepted.len() as u64);
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .transactions

@@ -66,6 +66,18 @@ pub enum StoreError {
         /// The latest durable timestamp.
         latest: u64,
     },
+    /// A snapshot older than the retention window was requested: its old
+    /// revisions may have been garbage-collected.
+    #[error(
+        "timestamp {requested} is older than the oldest retained snapshot ({oldest}); \
+         old revisions are kept for the retention window (--retention), read at a newer timestamp"
+    )]
+    SnapshotExpired {
+        /// The requested timestamp.
+        requested: u64,
+        /// The oldest snapshot that can still be read.
+        oldest: u64,
+    },
     /// The store has been shut down.
     #[error("the store is closed")]
     Closed,

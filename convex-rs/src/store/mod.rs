@@ -18,6 +18,7 @@ mod catalog_sync;
 mod committer;
 mod document;
 mod error;
+mod gc;
 mod index_cache;
 mod index_key;
 mod persistence;
@@ -33,9 +34,11 @@ mod write_log;
 pub use catalog::{Catalog, IndexId, IndexMeta, SearchIndexMeta, TableMeta, VectorIndexMeta};
 pub use document::{CREATION_TIME_FIELD, Document, ID_FIELD};
 pub use error::{CommitError, StoreError};
+pub use gc::{GcReport, Retention};
 pub use index_key::{MISSING_FIELD, index_key_prefix};
 pub use persistence::{
-    CommitWrites, DocumentWrite, IndexEntry, IndexWrite, Order, Persistence, Revision,
+    CommitWrites, DocumentWrite, GarbageCollected, IndexEntry, IndexWrite, Order, Persistence,
+    Revision,
 };
 pub use postgres::PostgresConfig;
 pub use read_set::{KeyInterval, ReadSet};
@@ -82,8 +85,21 @@ struct StoreInner {
     caches: Arc<ReadCaches>,
     text: Arc<text::TextIndexes>,
     vectors: Arc<vector::VectorIndexes>,
+    /// Snapshots being read, and the oldest one that may be.
+    snapshots: Arc<gc::Snapshots>,
     /// Bits of the last `_creationTime` handed out (an f64), so creation times strictly increase.
     last_creation_time: AtomicU64,
+}
+
+/// A [`Store`] handle that does not keep it alive.
+#[derive(Clone)]
+pub(crate) struct WeakStore(std::sync::Weak<StoreInner>);
+
+impl WeakStore {
+    /// The store, unless every strong handle is gone.
+    pub(crate) fn upgrade(&self) -> Option<Store> {
+        self.0.upgrade().map(|inner| Store { inner })
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -150,6 +166,7 @@ impl Store {
     ) -> Result<Store, StoreError> {
         schema.check().map_err(StoreError::Schema)?;
         let (catalog, max_ts) = persistence.sync_catalog(schema).await?;
+        let collected_through = persistence.collected_through().await?;
         // The first snapshot is "now", not the last commit: every stored
         // revision is at or below it and every new commit above it. Clients
         // that saw timestamps from earlier data (a wiped or fresh database
@@ -198,6 +215,7 @@ impl Store {
                 caches,
                 text,
                 vectors,
+                snapshots: gc::Snapshots::new(collected_through),
                 last_creation_time: AtomicU64::new(0f64.to_bits()),
             }),
         })
@@ -242,10 +260,12 @@ impl Store {
 
     /// Begins a read-only transaction at the latest durable snapshot.
     pub fn begin_read(&self) -> Transaction {
-        self.begin_at(self.latest_ts(), false)
+        self.begin_latest(false)
     }
 
-    /// Begins a read-only transaction at an older snapshot `ts` (at most the latest).
+    /// Begins a read-only transaction at an older snapshot `ts`: at most the
+    /// latest, and not older than the retention window
+    /// ([`StoreError::SnapshotExpired`]).
     pub fn begin_read_at(&self, ts: u64) -> Result<Transaction, StoreError> {
         let latest = self.latest_ts();
         if ts > latest {
@@ -254,22 +274,67 @@ impl Store {
                 latest,
             });
         }
-        Ok(self.begin_at(ts, false))
+        let pin = self.inner.snapshots.pin(ts)?;
+        Ok(self.begin_pinned(pin, ts, false))
     }
 
     /// Begins a read-write transaction at the latest durable snapshot.
     pub fn begin(&self) -> Transaction {
-        self.begin_at(self.latest_ts(), true)
+        self.begin_latest(true)
     }
 
-    fn begin_at(&self, ts: u64, writable: bool) -> Transaction {
+    fn begin_latest(&self, writable: bool) -> Transaction {
+        let ts = self.latest_ts();
+        let pin = self.inner.snapshots.pin_latest(ts);
+        self.begin_pinned(pin, ts, writable)
+    }
+
+    fn begin_pinned(&self, pin: gc::SnapshotPin, ts: u64, writable: bool) -> Transaction {
         Transaction::new(
             self.clone(),
+            pin,
             ts,
             writable,
             wall_clock_millis(),
             self.inner.limits,
         )
+    }
+
+    /// A handle that does not keep the store open (for background tasks
+    /// that should end with it).
+    pub(crate) fn downgrade(&self) -> WeakStore {
+        WeakStore(Arc::downgrade(&self.inner))
+    }
+
+    /// Transactions waiting for the committer.
+    pub fn commit_queue_len(&self) -> usize {
+        self.inner.commits.max_capacity() - self.inner.commits.capacity()
+    }
+
+    /// Whether the store was closed (nothing more can be committed).
+    pub fn is_closed(&self) -> bool {
+        self.inner.commits.is_closed()
+    }
+
+    /// The oldest snapshot that can still be read (older revisions may have
+    /// been garbage-collected).
+    pub fn oldest_readable_ts(&self) -> u64 {
+        self.inner.snapshots.floor()
+    }
+
+    /// Collects garbage now: raises the oldest readable snapshot to `window`
+    /// before the newest commit (not past any snapshot being read) and
+    /// deletes the revisions and index entry versions no readable snapshot
+    /// can see. [`start_garbage_collection`](Self::start_garbage_collection)
+    /// runs this in the background.
+    pub async fn collect_garbage(&self, window: Duration) -> Result<GcReport, StoreError> {
+        gc::collect(&self.inner, window, Retention::default().chunk).await
+    }
+
+    /// Collects garbage every `retention.interval` in a background task,
+    /// until the store is closed or dropped.
+    pub fn start_garbage_collection(&self, retention: Retention) {
+        gc::spawn(Arc::downgrade(&self.inner), retention);
     }
 
     /// Commits a transaction: OCC validation, then a durable group commit.

@@ -73,6 +73,18 @@ pub struct CommitWrites {
     pub index: Vec<IndexWrite>,
 }
 
+/// What one [`Persistence::collect_garbage`] call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GarbageCollected {
+    /// Everything written at or before this timestamp has been collected;
+    /// reads at snapshots from here on see the same as before.
+    pub through: u64,
+    /// Document revisions deleted.
+    pub revisions: u64,
+    /// Index entry versions deleted.
+    pub index_entries: u64,
+}
+
 /// Durable storage under the store: SQLite now, PostgreSQL later.
 ///
 /// Implementations must make [`write`](Persistence::write) atomic and durable
@@ -124,6 +136,33 @@ pub trait Persistence: Send + Sync + 'static {
 
     /// Flushes and closes connections.
     async fn close(&self);
+
+    /// The oldest snapshot that still reads as it did: garbage written at or
+    /// before it has been collected (0 when nothing has). Stored, so it
+    /// survives restarts.
+    async fn collected_through(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    /// Deletes what no read at a snapshot at or after `floor` can see, among
+    /// the rows written after [`collected_through`](Self::collected_through):
+    /// revisions replaced by a newer one at or before `floor`, deletions
+    /// (tombstones) at or before `floor`, and likewise for index entry
+    /// versions. Does about `limit` revisions' worth of work per call, in one
+    /// short write transaction, so commits wait at most that long; call again
+    /// until `through` reaches `floor`. Callers keep `floor` at or below every
+    /// snapshot still being read. The default keeps everything.
+    async fn collect_garbage(
+        &self,
+        floor: u64,
+        limit: usize,
+    ) -> Result<GarbageCollected, StoreError> {
+        let _ = limit;
+        Ok(GarbageCollected {
+            through: floor,
+            ..GarbageCollected::default()
+        })
+    }
 
     /// Why nothing more can be committed here, once that is so: another
     /// process took the writer's lease, or the committing connection of a

@@ -33,7 +33,7 @@ use super::catalog_sync::{
     CatalogTx, IndexRow, StoredIndex, StoredRevision, decode_document, index_fields_json,
     sync_catalog, table_number, ts_i64, ts_u64,
 };
-use super::persistence::{CommitWrites, IndexEntry, Order, Revision};
+use super::persistence::{CommitWrites, GarbageCollected, IndexEntry, Order, Revision};
 use super::{Catalog, IndexMeta, KeyInterval, Persistence, StoreError};
 use crate::schema::Schema;
 use crate::value::{InternalId, TableNumber};
@@ -41,26 +41,49 @@ use crate::value::{InternalId, TableNumber};
 /// The advisory lock key of the writer's lease ("convex-rs" in ASCII, folded).
 const LEASE_LOCK_KEY: i64 = 0x636f_6e76_6578_7273;
 /// The version of our tables this code reads and writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 /// How often a standby tries to take the lease.
 const STANDBY_POLL: Duration = Duration::from_millis(250);
 
 /// Migrations of our tables, applied in order at open: `MIGRATIONS[v]` takes
 /// the schema from version `v` to `v + 1`.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE IF NOT EXISTS convex_tables (number BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
-    "CREATE TABLE IF NOT EXISTS convex_indexes (id BIGINT PRIMARY KEY, table_number BIGINT NOT NULL, \
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE IF NOT EXISTS convex_tables (number BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+        "CREATE TABLE IF NOT EXISTS convex_indexes (id BIGINT PRIMARY KEY, table_number BIGINT NOT NULL, \
      name TEXT NOT NULL, fields TEXT NOT NULL, UNIQUE (table_number, name))",
-    "CREATE TABLE IF NOT EXISTS documents (id BYTEA NOT NULL, ts BIGINT NOT NULL, \
+        "CREATE TABLE IF NOT EXISTS documents (id BYTEA NOT NULL, ts BIGINT NOT NULL, \
      table_number BIGINT NOT NULL, value BYTEA, deleted BOOLEAN NOT NULL, prev_ts BIGINT, \
      PRIMARY KEY (id, ts))",
-    "CREATE INDEX IF NOT EXISTS documents_by_table ON documents (table_number, id, ts)",
-    "CREATE TABLE IF NOT EXISTS index_entries (index_id BIGINT NOT NULL, key BYTEA NOT NULL, \
+        "CREATE INDEX IF NOT EXISTS documents_by_table ON documents (table_number, id, ts)",
+        "CREATE TABLE IF NOT EXISTS index_entries (index_id BIGINT NOT NULL, key BYTEA NOT NULL, \
      ts BIGINT NOT NULL, deleted BOOLEAN NOT NULL, doc_id BYTEA NOT NULL, \
      PRIMARY KEY (index_id, key, ts))",
-    "CREATE TABLE IF NOT EXISTS convex_lease (id INT PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL)",
-    "INSERT INTO convex_lease (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
-]];
+        "CREATE TABLE IF NOT EXISTS convex_lease (id INT PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL)",
+        "INSERT INTO convex_lease (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
+    ],
+    &[
+        // Garbage collection walks what was written in a range of timestamps.
+        "CREATE INDEX IF NOT EXISTS documents_by_ts ON documents (ts)",
+        "CREATE INDEX IF NOT EXISTS index_entries_by_ts ON index_entries (ts)",
+    ],
+];
+
+/// The revisions that rows written in `($1, $2]` make invisible to every
+/// snapshot from `$2` on: each new revision's predecessor, and deletions.
+const COLLECT_DOCUMENTS_SQL: &str = "DELETE FROM documents AS d USING ( \
+     SELECT id, prev_ts AS ts FROM documents WHERE ts > $1 AND ts <= $2 AND prev_ts IS NOT NULL \
+     UNION ALL SELECT id, ts FROM documents WHERE ts > $1 AND ts <= $2 AND deleted) AS g \
+     WHERE d.id = g.id AND d.ts = g.ts";
+
+/// The same for index entries: every older version of a key that got a new
+/// version in `($1, $2]`, and removals (a key a document left).
+const COLLECT_INDEX_SQL: &str = "DELETE FROM index_entries AS e USING ( \
+     SELECT o.index_id, o.key, o.ts FROM index_entries AS w JOIN index_entries AS o \
+       ON o.index_id = w.index_id AND o.key = w.key AND o.ts < w.ts \
+     WHERE w.ts > $1 AND w.ts <= $2 \
+     UNION ALL SELECT index_id, key, ts FROM index_entries WHERE ts > $1 AND ts <= $2 AND deleted) AS g \
+     WHERE e.index_id = g.index_id AND e.key = g.key AND e.ts = g.ts";
 
 /// The lease row, created before anything else (outside the versioned
 /// migrations, which run only once the previous holder is fenced).
@@ -860,6 +883,85 @@ impl Persistence for PostgresPersistence {
 
     fn fatal_error(&self) -> Option<String> {
         self.fatal_reason()
+    }
+
+    async fn collected_through(&self) -> Result<u64, StoreError> {
+        let ts: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'gc_ts'")
+                .fetch_optional(&self.readers)
+                .await?;
+        Ok(ts.map_or(0, ts_u64))
+    }
+
+    async fn collect_garbage(
+        &self,
+        floor: u64,
+        limit: usize,
+    ) -> Result<GarbageCollected, StoreError> {
+        let mut guard = self.writer.lock().await;
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        if let Some(reason) = self.fatal_reason() {
+            return Err(StoreError::Unavailable(reason));
+        }
+        let mut tx = conn.begin().await?;
+        // Only the lease holder collects: the row lock waits out a new
+        // holder's takeover, and a changed epoch means this server is fenced.
+        let epoch: i64 =
+            sqlx::query_scalar("SELECT epoch FROM convex_lease WHERE id = 1 FOR SHARE")
+                .fetch_one(&mut *tx)
+                .await?;
+        if epoch != self.epoch {
+            set_fatal(&self.fatal, StoreError::LeaseLost.to_string());
+            return Err(StoreError::LeaseLost);
+        }
+        let after: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'gc_ts'")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let after = after.map_or(0, ts_u64);
+        if floor <= after {
+            return Ok(GarbageCollected {
+                through: after,
+                ..GarbageCollected::default()
+            });
+        }
+        // Up to the commit holding the `limit`-th revision after `after`
+        // (whole commits: they share a timestamp), else up to `floor`.
+        let offset = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let through: Option<i64> = sqlx::query_scalar(
+            "SELECT ts FROM documents WHERE ts > $1 AND ts <= $2 ORDER BY ts LIMIT 1 OFFSET $3",
+        )
+        .bind(ts_i64(after))
+        .bind(ts_i64(floor))
+        .bind(offset)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let through = through.map_or(floor, ts_u64);
+        let revisions = sqlx::query(COLLECT_DOCUMENTS_SQL)
+            .bind(ts_i64(after))
+            .bind(ts_i64(through))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let index_entries = sqlx::query(COLLECT_INDEX_SQL)
+            .bind(ts_i64(after))
+            .bind(ts_i64(through))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "INSERT INTO convex_meta (key, value) VALUES ('gc_ts', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = GREATEST(convex_meta.value, excluded.value)",
+        )
+        .bind(ts_i64(through))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(GarbageCollected {
+            through,
+            revisions,
+            index_entries,
+        })
     }
 
     async fn close(&self) {

@@ -27,7 +27,7 @@ use super::catalog_sync::{
     CatalogTx, IndexRow, StoredIndex, StoredRevision, decode_document, index_fields_json,
     sync_catalog, table_number, ts_i64, ts_u64,
 };
-use super::persistence::{CommitWrites, IndexEntry, Order, Revision};
+use super::persistence::{CommitWrites, GarbageCollected, IndexEntry, Order, Revision};
 use super::{Catalog, IndexMeta, KeyInterval, Persistence, StoreError};
 use crate::schema::Schema;
 use crate::value::{InternalId, TableNumber};
@@ -90,7 +90,28 @@ const SCHEMA_SQL: &[&str] = &[
      value BLOB, deleted INTEGER NOT NULL, prev_ts INTEGER, PRIMARY KEY (id, ts)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS index_entries (index_id INTEGER NOT NULL, key BLOB NOT NULL, ts INTEGER NOT NULL, \
      deleted INTEGER NOT NULL, doc_id BLOB NOT NULL, PRIMARY KEY (index_id, key, ts)) WITHOUT ROWID",
+    // Garbage collection walks what was written in a range of timestamps.
+    "CREATE INDEX IF NOT EXISTS documents_by_ts ON documents (ts)",
+    "CREATE INDEX IF NOT EXISTS index_entries_by_ts ON index_entries (ts)",
 ];
+
+/// The revisions that rows written in `(?1, ?2]` make invisible to every
+/// snapshot from `?2` on: each new revision's predecessor, and deletions.
+const COLLECT_DOCUMENTS_SQL: &str = "DELETE FROM documents WHERE (id, ts) IN ( \
+     SELECT id, prev_ts FROM documents WHERE ts > ?1 AND ts <= ?2 AND prev_ts IS NOT NULL \
+     UNION ALL SELECT id, ts FROM documents WHERE ts > ?1 AND ts <= ?2 AND deleted = 1)";
+
+/// The same for index entries: every older version of a key that got a new
+/// version in `(?1, ?2]`, and removals (a key a document left).
+const COLLECT_INDEX_SQL: &str = "DELETE FROM index_entries WHERE (index_id, key, ts) IN ( \
+     SELECT o.index_id, o.key, o.ts FROM index_entries AS w JOIN index_entries AS o \
+       ON o.index_id = w.index_id AND o.key = w.key AND o.ts < w.ts \
+     WHERE w.ts > ?1 AND w.ts <= ?2 \
+     UNION ALL SELECT index_id, key, ts FROM index_entries WHERE ts > ?1 AND ts <= ?2 AND deleted = 1)";
+
+/// Records how far garbage collection got.
+const COLLECTED_THROUGH_SQL: &str = "INSERT INTO convex_meta (key, value) VALUES ('gc_ts', ?1) \
+     ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.value > value";
 
 /// Rows per multi-row INSERT statement, at most.
 const MAX_ROWS_PER_STATEMENT: usize = 128;
@@ -134,7 +155,10 @@ impl SqlitePersistence {
                 .create_if_missing(true)
                 .synchronous(synchronous)
                 // Checkpoints run on their own connection (see `Checkpointer`).
-                .pragma("wal_autocheckpoint", "0"),
+                .pragma("wal_autocheckpoint", "0")
+                // When the log restarts after a checkpoint, a log that grew in
+                // a burst of writes is cut back to this size.
+                .pragma("journal_size_limit", "67108864"),
         )
         .await?;
         for sql in SCHEMA_SQL {
@@ -191,6 +215,10 @@ fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
     })
 }
 
+/// Frames (pages) in the WAL past which a checkpoint also empties it: 64 MiB
+/// of 4 KiB pages.
+const WAL_TRUNCATE_FRAMES: i64 = 16_384;
+
 /// How often the WAL is checkpointed into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -215,11 +243,32 @@ impl Checkpointer {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&mut conn)
-                    .await
-                {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; retrying later");
+                // (busy, frames in the log, frames copied back)
+                let passive: Result<(i64, i64, i64), _> =
+                    sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                        .fetch_one(&mut conn)
+                        .await;
+                let log_frames = match passive {
+                    Ok((_, log_frames, _)) => log_frames,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; retrying later");
+                        continue;
+                    }
+                };
+                // Under a steady stream of commits a passive checkpoint never
+                // catches up with the writer, and the log would only grow.
+                // Past the limit, copy the rest back while commits wait (the
+                // log is mostly copied already, so briefly) and empty it.
+                if log_frames > WAL_TRUNCATE_FRAMES {
+                    let started = std::time::Instant::now();
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .execute(&mut conn)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "WAL truncation failed; retrying later");
+                    }
+                    metrics::histogram!("convex_sqlite_wal_truncate_seconds")
+                        .record(started.elapsed().as_secs_f64());
                 }
             }
             if let Err(e) = conn.close().await {
@@ -636,6 +685,69 @@ impl Persistence for SqlitePersistence {
             });
         }
         Ok(out)
+    }
+
+    async fn collected_through(&self) -> Result<u64, StoreError> {
+        let ts: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'gc_ts'")
+                .fetch_optional(&self.readers)
+                .await?;
+        Ok(ts.map_or(0, ts_u64))
+    }
+
+    async fn collect_garbage(
+        &self,
+        floor: u64,
+        limit: usize,
+    ) -> Result<GarbageCollected, StoreError> {
+        let mut guard = self.writer.lock().await;
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        let after: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'gc_ts'")
+                .fetch_optional(&mut *conn)
+                .await?;
+        let after = after.map_or(0, ts_u64);
+        if floor <= after {
+            return Ok(GarbageCollected {
+                through: after,
+                ..GarbageCollected::default()
+            });
+        }
+        // Up to the commit holding the `limit`-th revision after `after`
+        // (whole commits: they share a timestamp), else up to `floor`.
+        let offset = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let through: Option<i64> = sqlx::query_scalar(
+            "SELECT ts FROM documents WHERE ts > ?1 AND ts <= ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
+        )
+        .bind(ts_i64(after))
+        .bind(ts_i64(floor))
+        .bind(offset)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let through = through.map_or(floor, ts_u64);
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let revisions = sqlx::query(COLLECT_DOCUMENTS_SQL)
+            .bind(ts_i64(after))
+            .bind(ts_i64(through))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let index_entries = sqlx::query(COLLECT_INDEX_SQL)
+            .bind(ts_i64(after))
+            .bind(ts_i64(through))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(COLLECTED_THROUGH_SQL)
+            .bind(ts_i64(through))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(GarbageCollected {
+            through,
+            revisions,
+            index_entries,
+        })
     }
 
     async fn close(&self) {

@@ -103,6 +103,8 @@ struct Journal {
 /// A snapshot transaction over the store.
 pub struct Transaction {
     store: Store,
+    /// Keeps the snapshot from being garbage-collected while it is read.
+    _pin: super::gc::SnapshotPin,
     snapshot: u64,
     writable: bool,
     now_ms: f64,
@@ -122,6 +124,7 @@ impl std::fmt::Debug for Transaction {
 impl Transaction {
     pub(crate) fn new(
         store: Store,
+        pin: super::gc::SnapshotPin,
         snapshot: u64,
         writable: bool,
         now_ms: f64,
@@ -129,6 +132,7 @@ impl Transaction {
     ) -> Self {
         Transaction {
             store,
+            _pin: pin,
             snapshot,
             writable,
             now_ms,

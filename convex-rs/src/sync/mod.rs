@@ -9,4 +9,7 @@ mod vector_watch;
 
 pub use hub::{Hub, QueryResult, RoundStats};
 pub use interval_index::{IntervalIndex, SubscriptionId};
-pub use session::{Incoming, Outgoing, SessionConfig, run_session};
+pub use session::{
+    DEFAULT_MAX_OUTGOING_BYTES, DEFAULT_MAX_PENDING_MUTATIONS, DEFAULT_MAX_SUBSCRIPTIONS, Incoming,
+    MutationQueue, Outgoing, OutgoingBudget, SessionConfig, run_session,
+};

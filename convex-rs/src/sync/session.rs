@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -58,8 +59,21 @@ pub struct SessionConfig {
     pub ping_interval: Duration,
     /// Most actions running at once per session.
     pub max_concurrent_actions: usize,
-    /// Most mutations queued per session.
+    /// Most mutations queued per session; one more closes the session as
+    /// overloaded (code 1013, `TooManyConcurrentMutations`).
     pub max_queued_mutations: usize,
+    /// Most queries one session may subscribe to; past it, a new query's
+    /// result is an error (`TooManySubscriptions`).
+    pub max_subscriptions: usize,
+    /// Most bytes of frames waiting to be written to one client. When the
+    /// client reads too slowly for longer than `slow_consumer_timeout`, the
+    /// session is closed (`SlowConsumer`) rather than buffering more.
+    pub max_outgoing_bytes: usize,
+    /// How long a session waits for a slow client to make room.
+    pub slow_consumer_timeout: Duration,
+    /// The bound on sessions with websocket mutations queued or running
+    /// (shared by every session of a server).
+    pub mutation_queue: MutationQueue,
 }
 
 impl Default for SessionConfig {
@@ -68,6 +82,124 @@ impl Default for SessionConfig {
             ping_interval: Duration::from_secs(15),
             max_concurrent_actions: 1000,
             max_queued_mutations: 1000,
+            max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
+            max_outgoing_bytes: DEFAULT_MAX_OUTGOING_BYTES,
+            slow_consumer_timeout: Duration::from_secs(30),
+            mutation_queue: MutationQueue::new(DEFAULT_MAX_PENDING_MUTATIONS),
+        }
+    }
+}
+
+/// Default of [`SessionConfig::max_subscriptions`].
+pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 10_000;
+/// Default of [`SessionConfig::max_outgoing_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_OUTGOING_BYTES: usize = 64 << 20;
+/// Default bound of the server-wide [`MutationQueue`].
+pub const DEFAULT_MAX_PENDING_MUTATIONS: usize = 10_000;
+
+/// A bound on the sessions with websocket mutations queued or running
+/// (each session's mutations run one after another, at most
+/// [`SessionConfig::max_queued_mutations`] queued). Past it, a session that
+/// sends a mutation is closed as overloaded (code 1013, reason `Busy`); the
+/// official clients reconnect with backoff and re-send, so load waits at the
+/// clients instead of in server memory. Clones share the count.
+#[derive(Clone, Debug)]
+pub struct MutationQueue {
+    inner: Arc<QueueCount>,
+}
+
+#[derive(Debug)]
+struct QueueCount {
+    limit: usize,
+    queued: AtomicUsize,
+}
+
+/// One mutation's place in the [`MutationQueue`], given back when dropped.
+#[derive(Debug)]
+struct QueuePlace(Arc<QueueCount>);
+
+impl MutationQueue {
+    /// A queue of at most `limit` sessions' mutations.
+    pub fn new(limit: usize) -> Self {
+        MutationQueue {
+            inner: Arc::new(QueueCount {
+                limit: limit.max(1),
+                queued: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Sessions with mutations queued or running now.
+    pub fn len(&self) -> usize {
+        self.inner.queued.load(Ordering::Relaxed)
+    }
+
+    /// Whether no session has a mutation queued or running.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bound.
+    pub fn limit(&self) -> usize {
+        self.inner.limit
+    }
+
+    fn enter(&self) -> Option<QueuePlace> {
+        let count = &self.inner;
+        count
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < count.limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| QueuePlace(count.clone()))
+    }
+}
+
+impl Drop for QueuePlace {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Bytes handed to a session's socket writer and not yet written: the
+/// session adds, the writer subtracts, and a session over
+/// [`SessionConfig::max_outgoing_bytes`] waits for room.
+#[derive(Debug, Default)]
+pub struct OutgoingBudget {
+    queued: AtomicUsize,
+    drained: Notify,
+}
+
+impl OutgoingBudget {
+    /// Gives back `bytes` once they are written.
+    pub fn written(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::AcqRel);
+        self.drained.notify_waiters();
+    }
+
+    /// Bytes waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Waits until `bytes` more fit under `limit` (a batch larger than the
+    /// whole limit waits for an empty queue), then counts them; false after
+    /// `timeout`.
+    async fn reserve(&self, bytes: usize, limit: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            let queued = self.queued();
+            if queued == 0 || queued + bytes <= limit {
+                self.queued.fetch_add(bytes, Ordering::AcqRel);
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, drained).await.is_err() {
+                return false;
+            }
         }
     }
 }
@@ -110,6 +242,9 @@ enum Completion {
 }
 
 struct MutationJob {
+    /// The session's place in the server's queue, held until its last
+    /// queued mutation has run.
+    _place: Arc<QueuePlace>,
     request_id: u32,
     path: String,
     args: Result<Value, String>,
@@ -122,6 +257,10 @@ enum End {
     ClientGone,
     Fatal(String),
     Internal(String),
+    /// A load limit: closed with code 1013 ("try again later") and this reason.
+    Overloaded(String),
+    /// The client reads too slowly; its frames are dropped with the socket.
+    SlowConsumer,
     /// A token was refused (`attempted`: in answer to an Authenticate) or
     /// expired mid-session.
     Auth {
@@ -135,6 +274,8 @@ struct Session {
     hub: Hub,
     runner: Runner,
     out: mpsc::Sender<Outgoing>,
+    /// Bytes handed to the socket writer and not yet written.
+    budget: Arc<OutgoingBudget>,
     notify: Arc<Notify>,
     config: SessionConfig,
     connected: bool,
@@ -163,6 +304,9 @@ struct Session {
     /// Frames produced by the current step, delivered together at its end.
     outbox: Vec<String>,
     mutations: mpsc::Sender<MutationJob>,
+    /// This session's place in the server's mutation queue while it has
+    /// mutations queued (each queued job holds it too).
+    queue_place: Option<Arc<QueuePlace>>,
     completions_tx: mpsc::Sender<Completion>,
     actions: Arc<tokio::sync::Semaphore>,
 }
@@ -186,6 +330,7 @@ pub async fn run_session(
     config: SessionConfig,
     mut incoming: mpsc::Receiver<Incoming>,
     out: mpsc::Sender<Outgoing>,
+    budget: Arc<OutgoingBudget>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let (mutations, mutation_jobs) = mpsc::channel(config.max_queued_mutations.max(1));
@@ -199,6 +344,7 @@ pub async fn run_session(
         hub,
         runner,
         out,
+        budget,
         notify: Arc::new(Notify::new()),
         actions: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_actions)),
         config,
@@ -219,6 +365,7 @@ pub async fn run_session(
         last_sent: Instant::now(),
         outbox: Vec::new(),
         mutations,
+        queue_place: None,
         completions_tx,
     };
     let mut ping = tokio::time::interval(Duration::from_secs(1));
@@ -265,6 +412,24 @@ pub async fn run_session(
             tracing::warn!(%reason, "closing a sync session after an internal error");
             Some(Outgoing::Close(Some((1011, "InternalServerError".into()))))
         }
+        Some(End::Overloaded(reason)) => {
+            tracing::debug!(%reason, "closing an overloaded sync session");
+            metrics::counter!("convex_sessions_refused_total", "reason" => "overloaded")
+                .increment(1);
+            Some(Outgoing::Close(Some((1013, close_reason(&reason)))))
+        }
+        Some(End::SlowConsumer) => {
+            tracing::info!(
+                queued_bytes = session.budget.queued(),
+                "closing a sync session whose client reads too slowly"
+            );
+            metrics::counter!("convex_sessions_refused_total", "reason" => "slow_consumer")
+                .increment(1);
+            Some(Outgoing::Close(Some((
+                1008,
+                "SlowConsumer: the client did not read its updates in time".into(),
+            ))))
+        }
         Some(End::Auth {
             error,
             base_version,
@@ -283,8 +448,18 @@ pub async fn run_session(
         }
     };
     if let Some(close) = close {
-        let _ = session.out.send(close).await;
+        // Bounded: a client that stopped reading must not hold the session.
+        let _ = tokio::time::timeout(Duration::from_secs(1), session.out.send(close)).await;
     }
+}
+
+/// A close frame's reason: at most 123 bytes (RFC 6455), cut at a character.
+fn close_reason(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
 }
 
 fn text(message: &ServerMessage) -> String {
@@ -332,10 +507,20 @@ impl Session {
             return Ok(());
         }
         let frames = std::mem::take(&mut self.outbox);
-        self.out
-            .send(Outgoing::Frames(frames))
+        let bytes = frames.iter().map(String::len).sum();
+        let timeout = self.config.slow_consumer_timeout;
+        if !self
+            .budget
+            .reserve(bytes, self.config.max_outgoing_bytes, timeout)
             .await
-            .map_err(|_| End::ClientGone)
+        {
+            return Err(End::SlowConsumer);
+        }
+        match tokio::time::timeout(timeout, self.out.send(Outgoing::Frames(frames))).await {
+            Err(_) => Err(End::SlowConsumer),
+            Ok(Err(_)) => Err(End::ClientGone),
+            Ok(Ok(())) => Ok(()),
+        }
     }
 
     fn keep_alive(&mut self) -> Result<(), End> {
@@ -418,7 +603,25 @@ impl Session {
                 ..
             } => {
                 self.check_token()?;
+                // A session's mutations run one after another, so a session
+                // takes one place while it has any queued (it could not
+                // otherwise make progress past a limit its own burst fills).
+                let place = match &self.queue_place {
+                    Some(place) => place.clone(),
+                    None => {
+                        let Some(place) = self.config.mutation_queue.enter() else {
+                            return Err(End::Overloaded(format!(
+                                "Busy: {} sessions have mutations waiting on this server; retry later",
+                                self.config.mutation_queue.limit()
+                            )));
+                        };
+                        let place = Arc::new(place);
+                        self.queue_place = Some(place.clone());
+                        place
+                    }
+                };
                 let job = MutationJob {
+                    _place: place,
                     request_id,
                     path: udf_path,
                     args: args_from_wire(args),
@@ -434,9 +637,10 @@ impl Session {
                         self.mutations_in_flight += 1;
                         Ok(())
                     }
-                    Err(mpsc::error::TrySendError::Full(_)) => Err(End::Internal(
-                        "TooManyConcurrentMutations: too many queued mutations".into(),
-                    )),
+                    Err(mpsc::error::TrySendError::Full(_)) => Err(End::Overloaded(format!(
+                        "TooManyConcurrentMutations: this session has {} queued mutations",
+                        self.config.max_queued_mutations
+                    ))),
                     Err(mpsc::error::TrySendError::Closed(_)) => Err(End::ClientGone),
                 }
             }
@@ -566,7 +770,12 @@ impl Session {
                         return Err(End::Internal(format!("query {query_id} was added twice")));
                     }
                     let args = args_from_wire(args);
+                    let over_limit = self.known_ids.len() > self.config.max_subscriptions;
                     let sub = match &args {
+                        _ if over_limit => Subscribed::Failed(failed_result(format!(
+                            "TooManySubscriptions: a session may subscribe to at most {} queries",
+                            self.config.max_subscriptions
+                        ))),
                         Ok(args) => Subscribed::Hub(self.hub.subscribe(
                             &udf_path,
                             args.clone(),
@@ -670,6 +879,9 @@ impl Session {
         let log_lines = outcome.log_lines;
         if is_mutation {
             self.mutations_in_flight = self.mutations_in_flight.saturating_sub(1);
+            if self.mutations_in_flight == 0 {
+                self.queue_place = None;
+            }
             let ts = if success { outcome.ts.map(Ts) } else { None };
             self.send(&ServerMessage::MutationResponse {
                 request_id,
