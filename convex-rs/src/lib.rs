@@ -71,6 +71,7 @@ pub mod query;
 pub mod scheduler;
 pub mod schema;
 pub mod server;
+pub mod snapshot;
 pub mod storage;
 pub mod store;
 pub mod sync;

@@ -17,4 +17,5 @@ mod restart;
 mod scheduler;
 mod search;
 mod search_property;
+mod snapshot;
 mod vector;

@@ -34,6 +34,37 @@ enum Command {
     /// address and data (clients reconnect and resubscribe). Run it through
     /// cargo: `cargo run -p <package> -- dev`.
     Dev(DevArgs),
+    /// Writes a consistent snapshot of every table and stored file to a ZIP
+    /// file in Convex's snapshot layout. Safe while a server is running on
+    /// the same data: the database is opened read-only.
+    Export(ExportArgs),
+    /// Loads a snapshot ZIP (from `export`, or Convex's) into the
+    /// deployment, keeping every `_id` and `_creationTime`. Stop the
+    /// server first.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The ZIP file to write (written as FILE.partial, renamed when complete).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The snapshot ZIP file.
+    #[arg(value_name = "FILE")]
+    snapshot: PathBuf,
+    /// Delete the documents of the snapshot's tables (and stored files, if
+    /// it has any) before loading it; without it, tables that have
+    /// documents are refused.
+    #[arg(long)]
+    replace: bool,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(clap::Args)]
@@ -86,6 +117,8 @@ enum CliError {
     Codegen(#[from] CodegenError),
     #[error(transparent)]
     Dev(#[from] DevError),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
 }
 
 /// How log lines are written to standard error.
@@ -104,21 +137,9 @@ enum DurabilityArg {
     Full,
 }
 
+/// Where the data is: shared by `serve`, `export` and `import`.
 #[derive(clap::Args)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "CONVEX_LISTEN", default_value = "127.0.0.1:3210")]
-    listen: SocketAddr,
-    /// Address the site origin (HTTP actions) listens on.
-    #[arg(long, env = "CONVEX_SITE_LISTEN", default_value = "127.0.0.1:3211")]
-    site_listen: SocketAddr,
-    /// The deployment's public URL, on which upload URLs and the URLs of
-    /// stored files are built (default: `http://` and the listen address).
-    #[arg(long, env = "CONVEX_CLOUD_ORIGIN", value_name = "URL")]
-    origin: Option<String>,
-    /// The largest file an upload URL accepts, in bytes (default 1 GiB).
-    #[arg(long, env = "CONVEX_MAX_UPLOAD_BYTES", default_value_t = crate::storage::DEFAULT_MAX_UPLOAD_BYTES)]
-    max_upload_bytes: u64,
+struct StorageArgs {
     /// Store the data in PostgreSQL (`postgres://USER[:PASSWORD]@HOST:PORT/DB`)
     /// instead of SQLite in `--data`, which then keeps only local files
     /// (search indexes, stored files).
@@ -145,6 +166,51 @@ struct ServeArgs {
     /// SQLite durability: `normal` survives process crashes; `full` also power loss.
     #[arg(long, env = "CONVEX_DURABILITY", value_enum, default_value = "normal")]
     durability: DurabilityArg,
+}
+
+impl StorageArgs {
+    /// The backend configuration for this data.
+    fn backend_config(&self, standby: bool) -> BackendConfig {
+        let durability = match self.durability {
+            DurabilityArg::Normal => Durability::Normal,
+            DurabilityArg::Full => Durability::Full,
+        };
+        let mut config = BackendConfig::in_dir(&self.data).durability(durability);
+        config.postgres = self.postgres(standby);
+        config
+    }
+
+    fn postgres(&self, standby: bool) -> Option<PostgresConfig> {
+        self.database.as_ref().map(|url| PostgresConfig {
+            url: url.clone(),
+            max_connections: self.database_pool,
+            connect_timeout: std::time::Duration::from_secs(self.database_timeout),
+            standby,
+        })
+    }
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CONVEX_LISTEN", default_value = "127.0.0.1:3210")]
+    listen: SocketAddr,
+    /// Address the site origin (HTTP actions) listens on.
+    #[arg(long, env = "CONVEX_SITE_LISTEN", default_value = "127.0.0.1:3211")]
+    site_listen: SocketAddr,
+    /// The deployment's public URL, on which upload URLs and the URLs of
+    /// stored files are built (default: `http://` and the listen address).
+    #[arg(long, env = "CONVEX_CLOUD_ORIGIN", value_name = "URL")]
+    origin: Option<String>,
+    /// The largest file an upload URL accepts, in bytes (default 1 GiB).
+    #[arg(long, env = "CONVEX_MAX_UPLOAD_BYTES", default_value_t = crate::storage::DEFAULT_MAX_UPLOAD_BYTES)]
+    max_upload_bytes: u64,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// With `--database`: when another server holds the database, wait and
+    /// take over when it stops, instead of exiting.
+    #[arg(long, requires = "database")]
+    standby: bool,
     /// Directory of static files (the built front end) to serve at `/`.
     #[arg(long, env = "CONVEX_STATIC")]
     static_dir: Option<PathBuf>,
@@ -194,9 +260,10 @@ struct ServeArgs {
 
 /// Parses the command line and runs it: the `main` of an app binary.
 ///
-/// Commands: `serve` (see `--help`) and `codegen --out DIR [--check]`, which
+/// Commands: `serve` (see `--help`), `codegen --out DIR [--check]`, which
 /// writes the TypeScript files for front ends (see [`crate::codegen`]) without
-/// opening the database.
+/// opening the database, `dev`, and `export --out FILE` / `import FILE
+/// [--replace]` (snapshot ZIPs, see [`crate::snapshot`]).
 ///
 /// ```no_run
 /// fn main() -> std::process::ExitCode {
@@ -212,7 +279,7 @@ pub fn run_cli(app: impl FnOnce() -> Result<App, BackendError>) -> ExitCode {
     let format = match &cli.command {
         Command::Serve(args) => args.log_format,
         Command::Dev(args) => args.serve.log_format,
-        Command::Codegen(_) => LogFormat::Text,
+        Command::Codegen(_) | Command::Export(_) | Command::Import(_) => LogFormat::Text,
     };
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -227,6 +294,8 @@ pub fn run_cli(app: impl FnOnce() -> Result<App, BackendError>) -> ExitCode {
         Command::Dev(args) => {
             dev_options(args).and_then(|options| Ok(runtime()?.block_on(dev::run(options))?))
         }
+        Command::Export(args) => runtime().and_then(|rt| rt.block_on(export(app, args))),
+        Command::Import(args) => runtime().and_then(|rt| rt.block_on(import(app, args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -261,9 +330,10 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
     let serve = args.serve;
     let mut serve_args: Vec<OsString> = vec![
         "--data".into(),
-        serve.data.into(),
+        serve.storage.data.into(),
         "--durability".into(),
         serve
+            .storage
             .durability
             .to_possible_value()
             .map_or_else(|| "normal".into(), |value| value.get_name().into()),
@@ -289,13 +359,13 @@ fn dev_options(args: DevArgs) -> Result<DevOptions, CliError> {
         .map(|key| ("CONVEX_ADMIN_KEY".into(), key.into()))
         .into_iter()
         .collect();
-    if let Some(url) = serve.database {
+    if let Some(url) = serve.storage.database {
         serve_env.push(("CONVEX_DATABASE_URL".into(), url.into()));
         serve_args.extend([
             "--database-pool".into(),
-            serve.database_pool.to_string().into(),
+            serve.storage.database_pool.to_string().into(),
             "--database-timeout".into(),
-            serve.database_timeout.to_string().into(),
+            serve.storage.database_timeout.to_string().into(),
         ]);
     }
     if let Some(path) = serve.auth_config {
@@ -391,13 +461,9 @@ async fn serve(
     app: impl FnOnce() -> Result<App, BackendError>,
     args: ServeArgs,
 ) -> Result<(), ServerError> {
-    let durability = match args.durability {
-        DurabilityArg::Normal => Durability::Normal,
-        DurabilityArg::Full => Durability::Full,
-    };
-    let mut config = BackendConfig::in_dir(&args.data).durability(durability);
+    let mut config = args.storage.backend_config(args.standby);
     config.scheduler.concurrency = usize::from(args.scheduler_concurrency);
-    config.admin_key = Some(admin_key(&args.data, args.admin_key.clone())?);
+    config.admin_key = Some(admin_key(&args.storage.data, args.admin_key.clone())?);
     let mut app = app()?;
     if let Some(path) = &args.auth_config {
         app = app.with_auth_providers(AuthConfig::from_file(path)?);
@@ -409,14 +475,6 @@ async fn serve(
         Some((bind(args.listen).await?, bind(args.site_listen).await?))
     };
     config.storage.origin = args.origin.clone();
-    if let Some(url) = &args.database {
-        config.postgres = Some(PostgresConfig {
-            url: url.clone(),
-            max_connections: args.database_pool,
-            connect_timeout: std::time::Duration::from_secs(args.database_timeout),
-            standby: args.standby,
-        });
-    }
     config.storage.max_upload_bytes = args.max_upload_bytes;
     config.retention.window = std::time::Duration::from_secs(args.retention);
     config.mutation_log_retention = std::time::Duration::from_secs(args.mutation_log_retention);
@@ -437,9 +495,10 @@ async fn serve(
     let site = server.serve_site(site_listener)?;
     println!("listening on http://{}", server.local_addr());
     println!("site listening on http://{site}");
-    let data = std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone());
+    let data =
+        std::path::absolute(&args.storage.data).unwrap_or_else(|_| args.storage.data.clone());
     println!("data in {}", data.display());
-    tracing::info!(data = %args.data.display(), "listening on http://{}", server.local_addr());
+    tracing::info!(data = %args.storage.data.display(), "listening on http://{}", server.local_addr());
     let store = server.backend().store().clone();
     let fatal = async move {
         loop {
@@ -461,6 +520,51 @@ async fn serve(
         Some(reason) => Err(ServerError::Stopped(reason)),
         None => Ok(()),
     }
+}
+
+/// `export`: a snapshot of the data, read-only (a server may be running on it).
+async fn export(
+    app: impl FnOnce() -> Result<App, BackendError>,
+    args: ExportArgs,
+) -> Result<(), CliError> {
+    let schema = app()?.schema().clone().with_system_tables();
+    let config = args.storage.backend_config(false);
+    let sqlite = config.sqlite.path.unwrap_or_default();
+    let files = config.storage.dir.map(|dir| dir.join("files"));
+    let started = std::time::Instant::now();
+    let summary =
+        crate::snapshot::export_database(&sqlite, config.postgres, &schema, files, &args.out)
+            .await?;
+    println!(
+        "exported {summary} to {} in {:.1?}",
+        args.out.display(),
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// `import`: loads a snapshot through an opened backend (scheduler off, so
+/// no cron job or scheduled call runs on half-imported data).
+async fn import(
+    app: impl FnOnce() -> Result<App, BackendError>,
+    args: ImportArgs,
+) -> Result<(), CliError> {
+    let mut config = args.storage.backend_config(false);
+    config.scheduler.enabled = false;
+    let backend = Backend::open(app()?, config).await?;
+    let started = std::time::Instant::now();
+    let options = crate::snapshot::ImportOptions {
+        replace: args.replace,
+    };
+    let result = backend.import_snapshot(&args.snapshot, options).await;
+    backend.shutdown().await;
+    let summary = result?;
+    println!(
+        "imported {summary} from {} in {:.1?}",
+        args.snapshot.display(),
+        started.elapsed()
+    );
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServerError> {

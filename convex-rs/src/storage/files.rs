@@ -136,7 +136,17 @@ impl FileStore {
 
     /// Where the bytes of the file with this id are (or would be).
     pub(crate) fn path_of(&self, id: DocumentId) -> PathBuf {
-        self.root.join("files").join(id.encode())
+        self.files_dir().join(id.encode())
+    }
+
+    /// The directory of stored files, each named by its storage id.
+    pub(crate) fn files_dir(&self) -> PathBuf {
+        self.root.join("files")
+    }
+
+    /// The directory of files being written (emptied at open).
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
     }
 
     /// Writes `body` to a new temporary file, hashing it as it goes, and

@@ -122,6 +122,55 @@ impl StoredIndex {
 
 /// Reconciles the stored catalog with `schema`; returns it with the newest
 /// persisted commit timestamp.
+/// A [`CatalogTx`] that answers the catalog questions and refuses every
+/// change: how a read-only open (an export next to a running server) gets
+/// the catalog without writing. A database whose catalog the schema would
+/// change is refused with what would change.
+pub(super) struct ReadOnlyCatalog<'a>(pub(super) &'a mut dyn CatalogTx);
+
+impl ReadOnlyCatalog<'_> {
+    fn refuse(what: String) -> StoreError {
+        StoreError::Catalog(format!(
+            "the database does not match the app's schema ({what}); it is open read-only, so \
+             run `serve` once with this build of the app to migrate it, then try again"
+        ))
+    }
+}
+
+#[async_trait]
+impl CatalogTx for ReadOnlyCatalog<'_> {
+    async fn max_ts(&mut self) -> Result<Option<i64>, StoreError> {
+        self.0.max_ts().await
+    }
+    async fn tables(&mut self) -> Result<Vec<(String, u32)>, StoreError> {
+        self.0.tables().await
+    }
+    async fn indexes(&mut self) -> Result<Vec<StoredIndex>, StoreError> {
+        self.0.indexes().await
+    }
+    async fn insert_table(&mut self, _number: u32, name: &str) -> Result<(), StoreError> {
+        Err(Self::refuse(format!("table {name} is new")))
+    }
+    async fn insert_index(&mut self, index: &StoredIndex) -> Result<(), StoreError> {
+        Err(Self::refuse(format!("index {} is new", index.name)))
+    }
+    async fn set_index_fields(&mut self, id: u32, _fields: &str) -> Result<(), StoreError> {
+        Err(Self::refuse(format!("the fields of index #{id} changed")))
+    }
+    async fn delete_index_entries(&mut self, id: u32) -> Result<(), StoreError> {
+        Err(Self::refuse(format!("index #{id} changed or was removed")))
+    }
+    async fn delete_index(&mut self, id: u32) -> Result<(), StoreError> {
+        Err(Self::refuse(format!("index #{id} was removed")))
+    }
+    async fn revisions_of(&mut self, table: u32) -> Result<Vec<StoredRevision>, StoreError> {
+        self.0.revisions_of(table).await
+    }
+    async fn insert_index_rows(&mut self, _rows: &[IndexRow]) -> Result<(), StoreError> {
+        Err(Self::refuse("an index needs a backfill".to_string()))
+    }
+}
+
 pub(super) async fn sync_catalog(
     tx: &mut dyn CatalogTx,
     schema: &Schema,

@@ -55,6 +55,9 @@ pub enum StoreError {
     /// The document to update or delete does not exist.
     #[error("document {0} does not exist")]
     NotFound(String),
+    /// A document with this id exists already (inserting with a given id).
+    #[error("document {0} already exists")]
+    AlreadyExists(String),
     /// A transaction limit was exceeded.
     #[error("transaction limit exceeded: {0}")]
     LimitExceeded(String),

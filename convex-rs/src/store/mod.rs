@@ -41,6 +41,7 @@ pub use persistence::{
     Revision,
 };
 pub use postgres::PostgresConfig;
+pub(crate) use read_set::successor;
 pub use read_set::{KeyInterval, ReadSet};
 pub use sqlite::{Durability, SqliteConfig};
 pub use transaction::{IndexScan, Transaction, TransactionLimits, TransactionUsage};
@@ -383,6 +384,27 @@ impl Store {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return next,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Makes later creation times come after `creation_time` (a document
+    /// inserted with its own, restoring a snapshot).
+    pub(crate) fn observe_creation_time(&self, creation_time: f64) {
+        if !creation_time.is_finite() {
+            return;
+        }
+        let cell = &self.inner.last_creation_time;
+        let mut current = cell.load(Ordering::Relaxed);
+        while creation_time > f64::from_bits(current) {
+            match cell.compare_exchange_weak(
+                current,
+                creation_time.to_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
                 Err(actual) => current = actual,
             }
         }

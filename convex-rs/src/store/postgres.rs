@@ -30,8 +30,8 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use tokio::sync::Mutex;
 
 use super::catalog_sync::{
-    CatalogTx, IndexRow, StoredIndex, StoredRevision, decode_document, index_fields_json,
-    sync_catalog, table_number, ts_i64, ts_u64,
+    CatalogTx, IndexRow, ReadOnlyCatalog, StoredIndex, StoredRevision, decode_document,
+    index_fields_json, sync_catalog, table_number, ts_i64, ts_u64,
 };
 use super::persistence::{CommitWrites, GarbageCollected, IndexEntry, Order, Revision};
 use super::{Catalog, IndexMeta, KeyInterval, Persistence, StoreError};
@@ -334,6 +334,32 @@ impl PostgresPersistence {
             heartbeat: Mutex::new(Some(heartbeat)),
             epoch,
             fatal,
+        })
+    }
+
+    /// Connects for reading only: no writer's lease (a serving leader keeps
+    /// it and goes on committing), no migrations, no schema changes.
+    /// [`write`](Persistence::write) then fails, and
+    /// [`sync_catalog`](Persistence::sync_catalog) only reads the catalog,
+    /// refusing a database the schema would change.
+    pub async fn open_read_only(config: PostgresConfig) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = config
+            .url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+        let readers = PgPoolOptions::new()
+            .max_connections(config.max_connections.clamp(1, 2))
+            .acquire_timeout(config.connect_timeout)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(|e| connect_error(&config, e))?;
+        Ok(PostgresPersistence {
+            writer: Mutex::new(None),
+            readers,
+            heartbeat: Mutex::new(None),
+            epoch: -1,
+            fatal: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 }
@@ -724,6 +750,16 @@ fn revision_of(row: &PgRow, table: TableNumber, id: &[u8]) -> Result<Revision, S
 #[async_trait]
 impl Persistence for PostgresPersistence {
     async fn sync_catalog(&self, schema: &Schema) -> Result<(Catalog, u64), StoreError> {
+        if self.epoch < 0 {
+            // Read-only: one snapshot of the catalog and `max_ts`.
+            let mut tx = PgCatalogTx(self.readers.begin().await?);
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .execute(&mut *tx.0)
+                .await?;
+            let synced = sync_catalog(&mut ReadOnlyCatalog(&mut tx), schema).await?;
+            tx.0.rollback().await?;
+            return Ok(synced);
+        }
         let mut guard = self.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         let mut tx = PgCatalogTx(conn.begin().await?);

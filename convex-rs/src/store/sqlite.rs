@@ -24,8 +24,8 @@ use tempfile::TempDir;
 use tokio::sync::Mutex;
 
 use super::catalog_sync::{
-    CatalogTx, IndexRow, StoredIndex, StoredRevision, decode_document, index_fields_json,
-    sync_catalog, table_number, ts_i64, ts_u64,
+    CatalogTx, IndexRow, ReadOnlyCatalog, StoredIndex, StoredRevision, decode_document,
+    index_fields_json, sync_catalog, table_number, ts_i64, ts_u64,
 };
 use super::persistence::{CommitWrites, GarbageCollected, IndexEntry, Order, Revision};
 use super::{Catalog, IndexMeta, KeyInterval, Persistence, StoreError};
@@ -118,9 +118,11 @@ const MAX_ROWS_PER_STATEMENT: usize = 128;
 
 /// The SQLite implementation of [`Persistence`].
 pub struct SqlitePersistence {
+    /// `None` once closed, and always for a read-only open.
     writer: Mutex<Option<SqliteConnection>>,
     readers: SqlitePool,
-    checkpointer: Checkpointer,
+    /// `None` for a read-only open.
+    checkpointer: Option<Checkpointer>,
     _temp: Option<TempDir>,
 }
 
@@ -177,9 +179,43 @@ impl SqlitePersistence {
         );
         Ok(SqlitePersistence {
             writer: Mutex::new(Some(writer)),
-            checkpointer,
+            checkpointer: Some(checkpointer),
             readers,
             _temp: temp,
+        })
+    }
+
+    /// Opens an existing database for reading only: no writer connection,
+    /// no checkpoints, no schema changes. In WAL mode this works beside a
+    /// server that is writing the same file (an export of a live
+    /// deployment); [`write`](Persistence::write) then fails, and
+    /// [`sync_catalog`](Persistence::sync_catalog) only reads the catalog,
+    /// refusing a database the schema would change.
+    pub async fn open_read_only(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let path = path.into();
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Err(StoreError::Unavailable(format!(
+                "there is no database at {}; check --data",
+                path.display()
+            )));
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(&path)
+            // Already WAL (the server's mode); asking again changes nothing.
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(30))
+            .read_only(true);
+        let readers = SqlitePoolOptions::new()
+            .max_connections(2)
+            .min_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        Ok(SqlitePersistence {
+            writer: Mutex::new(None),
+            checkpointer: None,
+            readers,
+            _temp: None,
         })
     }
 }
@@ -512,6 +548,14 @@ impl CatalogTx for SqliteCatalogTx<'_> {
 #[async_trait]
 impl Persistence for SqlitePersistence {
     async fn sync_catalog(&self, schema: &Schema) -> Result<(Catalog, u64), StoreError> {
+        if self.checkpointer.is_none() {
+            // Read-only: one read transaction, so the catalog and `max_ts`
+            // are one consistent state.
+            let mut tx = SqliteCatalogTx(self.readers.begin().await?);
+            let synced = sync_catalog(&mut ReadOnlyCatalog(&mut tx), schema).await?;
+            tx.0.rollback().await?;
+            return Ok(synced);
+        }
         let mut guard = self.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         let mut tx = SqliteCatalogTx(conn.begin().await?);
@@ -751,7 +795,9 @@ impl Persistence for SqlitePersistence {
     }
 
     async fn close(&self) {
-        self.checkpointer.stop().await;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop().await;
+        }
         let writer = self.writer.lock().await.take();
         if let Some(conn) = writer
             && let Err(e) = conn.close().await

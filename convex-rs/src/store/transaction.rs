@@ -460,6 +460,33 @@ impl Transaction {
         Ok(id)
     }
 
+    /// Inserts `doc` with its own id and creation time (restoring a
+    /// snapshot). Fails if a document with that id exists at this snapshot
+    /// (a read of the id, so a concurrent insert of it conflicts).
+    pub(crate) async fn insert_with_id(&self, doc: Document) -> Result<(), StoreError> {
+        self.check_writable()?;
+        if self.store.catalog().table_by_number(doc.id.table).is_none() {
+            return Err(StoreError::UnknownTable(format!("#{}", doc.id.table.0)));
+        }
+        check_document(&doc.fields)?;
+        if self.get(doc.id).await?.is_some() {
+            return Err(StoreError::AlreadyExists(doc.id.encode()));
+        }
+        self.check_vectors(&doc)?;
+        self.store.observe_creation_time(doc.creation_time);
+        let size = doc.size();
+        let mut state = self.state();
+        self.count_write(&mut state, true, size)?;
+        state.writes.insert(
+            doc.id,
+            PendingWrite {
+                old: None,
+                new: Some(doc),
+            },
+        );
+        Ok(())
+    }
+
     /// Replaces the fields of an existing document (keeping `_id` and `_creationTime`).
     pub async fn replace(
         &self,
