@@ -114,16 +114,22 @@ fn describe() {
     );
 }
 
-/// Keeps the recorder's histograms compact; runs until the process ends.
-pub(crate) fn spawn_upkeep() {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    if recorder().is_none() || STARTED.set(()).is_err() {
+/// Drains recorded histogram samples into their buckets every 5 seconds
+/// (they are kept until then), until `stop` turns true or its sender goes.
+pub(crate) fn spawn_upkeep(mut stop: tokio::sync::watch::Receiver<bool>) {
+    if recorder().is_none() {
         return;
     }
-    tokio::spawn(async {
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                stopped = stop.wait_for(|stop| *stop) => {
+                    let _ = stopped;
+                    return;
+                }
+            }
             if let Some(handle) = recorder() {
                 handle.run_upkeep();
             }

@@ -34,6 +34,42 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }
 
+/// Sends the mutations of `requests` in one write, so they queue together.
+async fn burst(
+    raw: &mut Raw,
+    requests: std::ops::Range<u32>,
+    mutation: &impl Fn(u32, String) -> Json,
+) -> anyhow::Result<()> {
+    use futures::SinkExt;
+    for request in requests {
+        let frame = mutation(request, format!("burst {request}")).to_string();
+        raw.socket
+            .feed(tokio_tungstenite::tungstenite::Message::Text(frame.into()))
+            .await?;
+    }
+    raw.socket.flush().await?;
+    Ok(())
+}
+
+/// The code of the close frame `raw` receives within 10 s, skipping any
+/// other message (transport pings would otherwise keep a wait alive).
+async fn close_code(raw: &mut Raw) -> anyhow::Result<Option<u16>> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, raw.socket.next()).await {
+            Err(_) => anyhow::bail!("no close within 10 s"),
+            Ok(Some(Ok(Message::Close(frame)))) => return Ok(frame.map(|f| u16::from(f.code))),
+            Ok(Some(Ok(Message::Text(text)))) => {
+                anyhow::ensure!(!text.contains("MutationResponse"), "not refused: {text}");
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_)) | None) => return Ok(None),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_past_the_maximum_are_refused_with_503() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -86,14 +122,16 @@ async fn a_full_mutation_queue_answers_busy_and_the_official_client_retries() ->
     };
     let mut holder = Raw::connect_session(&server, "bbbbbbbb-0000-4000-8000-000000000001").await?;
     let mut refused = Raw::connect_session(&server, "bbbbbbbb-0000-4000-8000-000000000002").await?;
-    for request in 0..100 {
-        holder
-            .send(send(request, format!("burst {request}")))
-            .await?;
-    }
+    burst(&mut holder, 0..100, &send).await?;
+    // Once the first has answered, the other 99 are still queued.
+    while holder.recv().await?["type"] != "MutationResponse" {}
     refused.send(send(0, "refused".into())).await?;
-    assert_eq!(refused.closed().await?, Some(1013), "closed as overloaded");
-    let mut answered = 0;
+    assert_eq!(
+        close_code(&mut refused).await?,
+        Some(1013),
+        "closed as overloaded"
+    );
+    let mut answered = 1;
     while answered < 100 {
         if holder.recv().await?["type"] == "MutationResponse" {
             answered += 1;
@@ -103,11 +141,7 @@ async fn a_full_mutation_queue_answers_busy_and_the_official_client_retries() ->
     // The official client, refused while another burst holds the place,
     // reconnects with backoff and re-sends until each mutation ran once.
     let before = call(&server, "query", "messages:count", json!({})).await?;
-    for request in 100..400 {
-        holder
-            .send(send(request, format!("burst {request}")))
-            .await?;
-    }
+    burst(&mut holder, 100..400, &send).await?;
     let client = convex::ConvexClient::new(&url(&server)).await?;
     let mut sends = Vec::new();
     for i in 0..5 {
@@ -228,6 +262,9 @@ async fn a_client_that_stops_reading_is_closed_instead_of_buffering() -> anyhow:
         {"type":"Add","queryId":0,"udfPath":"messages:list","args":[{}]}]}),
     )
     .await?;
+    let first = raw.recv().await?;
+    assert_eq!(first["type"], "Transition", "{first}");
+    assert_eq!(server.hub().subscription_count(), 1);
     // The client never reads again. Each message adds 200 KB to the result
     // it is sent; the socket's buffers fill, then the session's budget.
     let body = "x".repeat(200_000);
@@ -253,7 +290,19 @@ async fn a_client_that_stops_reading_is_closed_instead_of_buffering() -> anyhow:
         closed = server.hub().subscription_count() == 0;
     }
     assert!(closed, "the slow session still holds its subscription");
-    let metrics = scrape(&server).await?;
+    // The session counts its close just after it lets go of its queries.
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = scrape(&server).await?;
+        let refused = sample(
+            &metrics,
+            "convex_sessions_refused_total{reason=\"slow_consumer\"}",
+        );
+        if refused.is_some_and(|n| n >= 1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let refused = sample(
         &metrics,
         "convex_sessions_refused_total{reason=\"slow_consumer\"}",

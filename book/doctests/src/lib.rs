@@ -82,5 +82,8 @@ pub mod concepts {}
 #[doc = include_str!(concat!(env!("OUT_DIR"), "/reference.md"))]
 pub mod reference {}
 
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/operating.md"))]
+pub mod operating {}
+
 #[doc = include_str!(concat!(env!("OUT_DIR"), "/performance.md"))]
 pub mod performance {}

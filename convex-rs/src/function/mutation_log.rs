@@ -56,12 +56,16 @@ pub async fn expire_mutation_log(store: &Store, retention: Duration) -> Result<u
 
 /// Runs [`expire_mutation_log`] every minute until the store is closed or dropped.
 pub(crate) fn spawn_expiry(store: &Store, retention: Duration) {
+    let mut closing = store.closing();
     let store = store.downgrade();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = closing.changed() => return,
+            }
             let Some(store) = store.upgrade() else { return };
             if store.is_closed() || store.fatal_error().is_some() {
                 return;

@@ -340,9 +340,9 @@ impl Server {
         if let Some(files) = backend.runner().files() {
             files.set_listen_origin(listen_origin(addr));
         }
-        crate::telemetry::spawn_upkeep();
         let hub = Hub::start(backend.runner().clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
+        crate::telemetry::spawn_upkeep(shutdown_rx.clone());
         let sessions = SessionTracker::default();
         let state = AppState {
             backend: backend.clone(),

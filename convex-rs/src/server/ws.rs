@@ -96,6 +96,9 @@ async fn serve_socket(state: AppState, socket: WebSocket) {
                             send_frames(&mut sink, frames, &mut out_rx, &budget),
                         )
                         .await;
+                        if sent.is_err() {
+                            budget.closing_slow_consumer();
+                        }
                         if !matches!(sent, Ok(Ok(false))) {
                             break;
                         }

@@ -3,10 +3,12 @@
 //! `generated_schema.jsonl`, `_storage/documents.jsonl` and `_storage/<id>`.
 //!
 //! An export reads every table at one commit timestamp straight from the
-//! store's revision log, which is append-only, so it is a consistent
-//! snapshot however long it takes and whatever commits meanwhile: on a
-//! live [`Backend`] ([`Backend::export_snapshot`]) or on a database opened
-//! read-only beside a running server ([`export_database`]). User tables and
+//! store's revision log, so it is a consistent snapshot whatever commits
+//! meanwhile: on a live [`Backend`] ([`Backend::export_snapshot`], which
+//! holds its snapshot so garbage collection waits for it) or on a database
+//! opened read-only beside a running server ([`export_database`], which
+//! must finish within the server's retention window, an hour by default,
+//! after which the server may collect revisions it reads). User tables and
 //! stored files are exported; system tables (scheduled functions, cron
 //! jobs, the mutation log, used upload tokens) are not, as in Convex.
 //!
@@ -151,13 +153,18 @@ impl Backend {
     /// later commits are simply not in it.
     pub async fn export_snapshot(&self, out: &Path) -> Result<ExportSummary, SnapshotError> {
         let store = self.store();
+        // Held open for the whole export: garbage collection never passes a
+        // snapshot a transaction reads at, so a long export stays exact.
+        let reader = store.begin_read();
         let source = export::Source {
             persistence: store.persistence().as_ref(),
             catalog: store.catalog(),
-            ts: store.latest_ts(),
+            ts: reader.snapshot_ts(),
             files_dir: self.runner().files().map(|f| f.files_dir()),
         };
-        export::export(source, out).await
+        let exported = export::export(source, out).await;
+        drop(reader);
+        exported
     }
 
     /// Loads the snapshot ZIP at `path` (see [`ImportOptions`] for what

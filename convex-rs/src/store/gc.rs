@@ -187,14 +187,21 @@ pub(crate) async fn collect(
 }
 
 /// Runs [`collect`] every `retention.interval` until the store is dropped or
-/// closed.
-pub(crate) fn spawn(store: Weak<StoreInner>, retention: Retention) {
+/// closed (`closing` changes or errs).
+pub(crate) fn spawn(
+    store: Weak<StoreInner>,
+    retention: Retention,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(retention.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = closing.changed() => return,
+            }
             let Some(inner) = store.upgrade() else { return };
             match collect(&inner, retention.window, retention.chunk).await {
                 Ok(report) if report.revisions + report.index_entries > 0 => tracing::debug!(

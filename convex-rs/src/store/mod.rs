@@ -88,6 +88,9 @@ struct StoreInner {
     vectors: Arc<vector::VectorIndexes>,
     /// Snapshots being read, and the oldest one that may be.
     snapshots: Arc<gc::Snapshots>,
+    /// Turns true when the store closes; dropped with it. Background tasks
+    /// (garbage collection, expiry) end on either.
+    stop_background: watch::Sender<bool>,
     /// Bits of the last `_creationTime` handed out (an f64), so creation times strictly increase.
     last_creation_time: AtomicU64,
 }
@@ -217,6 +220,7 @@ impl Store {
                 text,
                 vectors,
                 snapshots: gc::Snapshots::new(collected_through),
+                stop_background: watch::channel(false).0,
                 last_creation_time: AtomicU64::new(0f64.to_bits()),
             }),
         })
@@ -335,7 +339,13 @@ impl Store {
     /// Collects garbage every `retention.interval` in a background task,
     /// until the store is closed or dropped.
     pub fn start_garbage_collection(&self, retention: Retention) {
-        gc::spawn(Arc::downgrade(&self.inner), retention);
+        gc::spawn(Arc::downgrade(&self.inner), retention, self.closing());
+    }
+
+    /// Changes to true when the store closes, and errs once it is dropped:
+    /// background tasks that hold only a [`WeakStore`] end on either.
+    pub(crate) fn closing(&self) -> watch::Receiver<bool> {
+        self.inner.stop_background.subscribe()
     }
 
     /// Commits a transaction: OCC validation, then a durable group commit.
@@ -357,6 +367,7 @@ impl Store {
     /// Finishes the commits already queued, then closes the database. Later
     /// commits on any handle of this store fail with [`CommitError::Closed`].
     pub async fn close(&self) {
+        self.inner.stop_background.send_replace(true);
         let (done, closed) = tokio::sync::oneshot::channel();
         if self
             .inner

@@ -169,12 +169,33 @@ impl Drop for QueuePlace {
 pub struct OutgoingBudget {
     queued: AtomicUsize,
     drained: Notify,
+    slow: std::sync::atomic::AtomicBool,
 }
 
 impl OutgoingBudget {
+    /// Records that the client was too slow (the session's wait for room,
+    /// or the socket writer's wait for a write, ran out), counting it once
+    /// per session whichever notices first.
+    pub fn closing_slow_consumer(&self) {
+        if !self.slow.swap(true, Ordering::AcqRel) {
+            tracing::info!(
+                queued_bytes = self.queued(),
+                "closing a sync session whose client reads too slowly"
+            );
+            metrics::counter!("convex_sessions_refused_total", "reason" => "slow_consumer")
+                .increment(1);
+        }
+    }
+
     /// Gives back `bytes` once they are written.
     pub fn written(&self, bytes: usize) {
-        self.queued.fetch_sub(bytes, Ordering::AcqRel);
+        // Saturating: the last frames of a session (an error before the
+        // close) are sent without being counted.
+        let _ = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                Some(queued.saturating_sub(bytes))
+            });
         self.drained.notify_waiters();
     }
 
@@ -419,12 +440,7 @@ pub async fn run_session(
             Some(Outgoing::Close(Some((1013, close_reason(&reason)))))
         }
         Some(End::SlowConsumer) => {
-            tracing::info!(
-                queued_bytes = session.budget.queued(),
-                "closing a sync session whose client reads too slowly"
-            );
-            metrics::counter!("convex_sessions_refused_total", "reason" => "slow_consumer")
-                .increment(1);
+            session.budget.closing_slow_consumer();
             Some(Outgoing::Close(Some((
                 1008,
                 "SlowConsumer: the client did not read its updates in time".into(),
