@@ -66,6 +66,8 @@ pub mod app;
 pub mod auth;
 pub mod codegen;
 pub mod function;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod query;
 pub mod scheduler;

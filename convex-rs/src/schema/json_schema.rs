@@ -7,8 +7,18 @@ use serde_json::{Map, Value as Json};
 use super::{ObjectValidator, Validator};
 use crate::value::Value;
 
-/// How deep `$ref`s are followed before a (recursive) type is accepted as `any`.
+/// How deep schemas are followed before what lies deeper is accepted as `any`.
 const MAX_DEPTH: usize = 32;
+
+/// How many times one definition may be expanded inside itself: a recursive
+/// type is checked this many levels deep, and its deeper occurrences accept
+/// `any`. Without this bound, a type with several recursive fields expands
+/// to a validator exponential in [`MAX_DEPTH`].
+const MAX_RECURSION: usize = 3;
+
+/// How many schema nodes one conversion looks at; the rest become `any`.
+/// Bounds the time and memory of a conversion whatever the schema.
+const MAX_NODES: usize = 100_000;
 
 /// Converts a JSON schema into a validator.
 ///
@@ -18,24 +28,37 @@ const MAX_DEPTH: usize = 32;
 /// `object` with `properties` → an exact object (fields not in `required` are
 /// optional), `object` with only `additionalProperties` → record, `enum`,
 /// `const`, `anyOf`, `oneOf` and type lists → unions. Anything the converter
-/// does not understand becomes `any`, so conversion never fails.
+/// does not understand becomes `any`, so conversion never fails. A recursive
+/// type (a `$ref` inside its own definition) is checked a few levels deep;
+/// deeper, and past a bound on the size of the schema, values are accepted
+/// as `any`.
 pub fn validator_from_json_schema(schema: &Json) -> Validator {
     let defs = schema
         .get("$defs")
         .or_else(|| schema.get("definitions"))
         .and_then(Json::as_object);
-    Converter { defs }.convert(schema, 0)
+    Converter {
+        defs,
+        expanding: Vec::new(),
+        nodes_left: MAX_NODES,
+    }
+    .convert(schema, 0)
 }
 
 struct Converter<'a> {
     defs: Option<&'a Map<String, Json>>,
+    /// The definitions being expanded, outermost first.
+    expanding: Vec<&'a str>,
+    /// How many more schema nodes may be converted.
+    nodes_left: usize,
 }
 
-impl Converter<'_> {
-    fn convert(&self, schema: &Json, depth: usize) -> Validator {
-        if depth > MAX_DEPTH {
+impl<'a> Converter<'a> {
+    fn convert(&mut self, schema: &'a Json, depth: usize) -> Validator {
+        if depth > MAX_DEPTH || self.nodes_left == 0 {
             return Validator::Any;
         }
+        self.nodes_left -= 1;
         let Some(obj) = schema.as_object() else {
             return match schema {
                 Json::Bool(false) => Validator::Union(Vec::new()),
@@ -44,10 +67,16 @@ impl Converter<'_> {
         };
         if let Some(reference) = obj.get("$ref").and_then(Json::as_str) {
             let name = reference.rsplit('/').next().unwrap_or_default();
-            return match self.defs.and_then(|d| d.get(name)) {
-                Some(target) => self.convert(target, depth + 1),
-                None => Validator::Any,
+            let Some(target) = self.defs.and_then(|d| d.get(name)) else {
+                return Validator::Any;
             };
+            if self.expanding.iter().filter(|n| **n == name).count() >= MAX_RECURSION {
+                return Validator::Any;
+            }
+            self.expanding.push(name);
+            let validator = self.convert(target, depth + 1);
+            self.expanding.pop();
+            return validator;
         }
         if let Some(table) = obj.get("x-convex-id").and_then(Json::as_str) {
             let id = Validator::Id(table.to_string());
@@ -97,7 +126,7 @@ impl Converter<'_> {
         }
     }
 
-    fn typed(&self, ty: &str, obj: &Map<String, Json>, depth: usize) -> Validator {
+    fn typed(&mut self, ty: &str, obj: &'a Map<String, Json>, depth: usize) -> Validator {
         match ty {
             "null" => Validator::Null,
             "boolean" => Validator::Boolean,
@@ -118,7 +147,7 @@ impl Converter<'_> {
         }
     }
 
-    fn object(&self, obj: &Map<String, Json>, depth: usize) -> Validator {
+    fn object(&mut self, obj: &'a Map<String, Json>, depth: usize) -> Validator {
         let required: Vec<&str> = obj
             .get("required")
             .and_then(Json::as_array)
@@ -293,5 +322,66 @@ mod tests {
             validator_from_json_schema(&serde_json::json!({"$ref": "#/$defs/missing"})),
             Validator::Any
         );
+    }
+
+    fn no_tables(_: crate::value::TableNumber) -> Option<&'static str> {
+        None
+    }
+
+    #[test]
+    fn recursive_types_convert_in_bounded_time() {
+        // Found with the `schema_validator` fuzz target's harness: a type
+        // with several recursive fields was expanded 32 levels deep, which
+        // took 6.5 s for four fields and ran out of memory for six.
+        #[allow(dead_code)]
+        #[derive(JsonSchema)]
+        struct Node {
+            label: String,
+            a: Option<Box<Node>>,
+            b: Option<Box<Node>>,
+            c: Option<Box<Node>>,
+            d: Option<Box<Node>>,
+            e: Option<Box<Node>>,
+            f: Option<Box<Node>>,
+        }
+        #[allow(dead_code)]
+        #[derive(JsonSchema)]
+        struct Tree {
+            root: Node,
+        }
+        let schema = crate::__private::schema_for::<Tree>();
+        let validator = validator_from_json_schema(schema.as_value());
+        let value = |json: Json| Value::from_json(json).expect("a valid value");
+        // Still checked a few levels deep.
+        let good =
+            value(serde_json::json!({"root": {"label": "r", "a": {"label": "a", "b": null}}}));
+        assert_eq!(validator.validate(&good, &no_tables), Ok(()));
+        let bad = value(serde_json::json!({"root": {"label": "r", "a": {"label": 1.0}}}));
+        assert!(validator.validate(&bad, &no_tables).is_err());
+    }
+
+    #[test]
+    fn hostile_schemas_convert_in_bounded_time() {
+        // A definition that is a union of eight references to itself.
+        let schema = serde_json::json!({
+            "$defs": {"a": {"anyOf": [{"$ref": "a"}, {"$ref": "a"}, {"$ref": "a"}, {"$ref": "a"},
+                                      {"$ref": "a"}, {"$ref": "a"}, {"$ref": "a"}, {"$ref": "a"}]}},
+            "$ref": "a"
+        });
+        assert_eq!(validator_from_json_schema(&schema), Validator::Any);
+        // A chain of 30 definitions, each an object with four fields of the next.
+        let mut defs = Map::new();
+        for i in 0..30 {
+            let next = serde_json::json!({"$ref": format!("#/$defs/d{}", i + 1)});
+            defs.insert(
+                format!("d{i}"),
+                serde_json::json!({"type": "object", "properties": {"a": next, "b": next, "c": next, "d": next}}),
+            );
+        }
+        let schema = serde_json::json!({"$defs": defs, "$ref": "#/$defs/d0"});
+        assert!(matches!(
+            validator_from_json_schema(&schema),
+            Validator::Object(_)
+        ));
     }
 }

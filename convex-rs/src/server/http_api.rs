@@ -21,7 +21,7 @@ use crate::value::{Value, decode_ts, encode_ts};
 
 /// How values are encoded in a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     /// Protocol §3 encoding (`$integer`, `$bytes`, ...).
     Encoded,
     /// "Clean" JSON: int64 as decimal strings, bytes as base64.
@@ -29,7 +29,7 @@ enum Format {
 }
 
 /// An error that is not a function outcome.
-pub(super) struct HttpError {
+pub(crate) struct HttpError {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -43,6 +43,11 @@ impl HttpError {
             code,
             message: message.into(),
         }
+    }
+
+    /// The error's code, such as `BadJsonBody`.
+    pub(crate) fn code(&self) -> &'static str {
+        self.code
     }
 
     fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -64,7 +69,7 @@ impl IntoResponse for HttpError {
     }
 }
 
-fn parse_format(format: Option<&str>, default: Format) -> Result<Format, HttpError> {
+pub(crate) fn parse_format(format: Option<&str>, default: Format) -> Result<Format, HttpError> {
     match format {
         None => Ok(default),
         Some("convex_encoded_json" | "convex_json") => Ok(Format::Encoded),
@@ -76,7 +81,7 @@ fn parse_format(format: Option<&str>, default: Format) -> Result<Format, HttpErr
     }
 }
 
-fn encode(value: &Value, format: Format) -> Json {
+pub(crate) fn encode(value: &Value, format: Format) -> Json {
     match format {
         Format::Encoded => value.to_json(),
         Format::Clean => value.to_clean_json(),
@@ -124,13 +129,13 @@ pub(super) async fn identity(
     }
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, HttpError> {
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, HttpError> {
     serde_json::from_slice(body)
         .map_err(|e| HttpError::bad_request("BadJsonBody", format!("invalid request body: {e}")))
 }
 
 /// `args` as `[obj]` (what the npm client sends) or a bare object.
-fn parse_args(args: Option<Json>) -> Result<Value, HttpError> {
+pub(crate) fn parse_args(args: Option<Json>) -> Result<Value, HttpError> {
     let args = match args {
         None | Some(Json::Null) => Vec::new(),
         Some(Json::Array(items)) => items,
@@ -162,15 +167,16 @@ fn udf_response(outcome: FunctionOutcome, format: Format) -> Json {
     body
 }
 
+/// The body of `/api/query`, `/api/mutation`, `/api/action` and `/api/query_at_ts`.
 #[derive(Deserialize)]
-struct FunctionRequest {
-    path: String,
+pub(crate) struct FunctionRequest {
+    pub(crate) path: String,
     #[serde(default)]
-    args: Option<Json>,
+    pub(crate) args: Option<Json>,
     #[serde(default)]
-    format: Option<String>,
+    pub(crate) format: Option<String>,
     #[serde(default)]
-    ts: Option<String>,
+    pub(crate) ts: Option<String>,
 }
 
 async fn call(
@@ -290,9 +296,10 @@ pub(super) async fn get_query(
     Ok(JsonResponse(udf_response(outcome, format)))
 }
 
+/// The body of `/api/query_batch`.
 #[derive(Deserialize)]
-struct BatchRequest {
-    queries: Vec<FunctionRequest>,
+pub(crate) struct BatchRequest {
+    pub(crate) queries: Vec<FunctionRequest>,
 }
 
 /// `POST /api/query_batch`: every query at one timestamp.
@@ -319,12 +326,13 @@ pub(super) async fn query_batch(
     Ok(JsonResponse(json!({ "results": results })))
 }
 
+/// The body of `/api/run/...`.
 #[derive(Deserialize)]
-struct RunRequest {
+pub(crate) struct RunRequest {
     #[serde(default)]
-    args: Option<Json>,
+    pub(crate) args: Option<Json>,
     #[serde(default)]
-    format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 /// `POST /api/run/{dir}/{module}/{function}`: any kind of function; clean JSON by default.

@@ -4,7 +4,7 @@
 
 mod cli;
 mod dev;
-mod http_api;
+pub(crate) mod http_api;
 mod site;
 mod storage;
 mod ws;
