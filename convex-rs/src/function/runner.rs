@@ -679,7 +679,8 @@ impl Runner {
             Err(_) => "(unknown)".to_string(),
         };
         Observed {
-            span: tracing::info_span!(
+            // At debug level: free unless asked for (`RUST_LOG=convex_rs=debug`).
+            span: tracing::debug_span!(
                 "function",
                 kind = crate::telemetry::kind_label(kind),
                 path = %label,

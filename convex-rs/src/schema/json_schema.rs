@@ -8,17 +8,19 @@ use super::{ObjectValidator, Validator};
 use crate::value::Value;
 
 /// How deep schemas are followed before what lies deeper is accepted as `any`.
-const MAX_DEPTH: usize = 32;
+const MAX_DEPTH: usize = 128;
 
-/// How many times one definition may be expanded inside itself: a recursive
-/// type is checked this many levels deep, and its deeper occurrences accept
-/// `any`. Without this bound, a type with several recursive fields expands
-/// to a validator exponential in [`MAX_DEPTH`].
-const MAX_RECURSION: usize = 3;
+/// How many times one definition may be expanded inside itself. A stored
+/// document nests at most 16 levels, so a recursive type with one recursive
+/// field (a list, a tree of replies) is checked as deep as any document can
+/// go; deeper occurrences accept `any`.
+const MAX_RECURSION: usize = crate::value::MAX_DOCUMENT_NESTING;
 
 /// How many schema nodes one conversion looks at; the rest become `any`.
-/// Bounds the time and memory of a conversion whatever the schema.
-const MAX_NODES: usize = 100_000;
+/// Bounds the time and memory of a conversion whatever the schema: a type
+/// with several recursive fields, expanded 16 levels, would otherwise be
+/// exponential in size.
+const MAX_NODES: usize = 20_000;
 
 /// Converts a JSON schema into a validator.
 ///
@@ -29,20 +31,30 @@ const MAX_NODES: usize = 100_000;
 /// optional), `object` with only `additionalProperties` → record, `enum`,
 /// `const`, `anyOf`, `oneOf` and type lists → unions. Anything the converter
 /// does not understand becomes `any`, so conversion never fails. A recursive
-/// type (a `$ref` inside its own definition) is checked a few levels deep;
-/// deeper, and past a bound on the size of the schema, values are accepted
-/// as `any`.
+/// type (a `$ref` inside its own definition) is checked as deep as a
+/// document can nest, or, when that would make the validator too large (a
+/// type with several recursive fields), uniformly less deep; below that,
+/// values are accepted as `any`.
 pub fn validator_from_json_schema(schema: &Json) -> Validator {
     let defs = schema
         .get("$defs")
         .or_else(|| schema.get("definitions"))
         .and_then(Json::as_object);
-    Converter {
-        defs,
-        expanding: Vec::new(),
-        nodes_left: MAX_NODES,
+    // The deepest expansion that fits the node budget: 16, 8, 4, 2, 1.
+    let mut max_recursion = MAX_RECURSION;
+    loop {
+        let mut converter = Converter {
+            defs,
+            expanding: Vec::new(),
+            nodes_left: MAX_NODES,
+            max_recursion,
+        };
+        let validator = converter.convert(schema, 0);
+        if converter.nodes_left > 0 || max_recursion == 1 {
+            return validator;
+        }
+        max_recursion /= 2;
     }
-    .convert(schema, 0)
 }
 
 struct Converter<'a> {
@@ -51,6 +63,8 @@ struct Converter<'a> {
     expanding: Vec<&'a str>,
     /// How many more schema nodes may be converted.
     nodes_left: usize,
+    /// How many times a definition may be expanded inside itself.
+    max_recursion: usize,
 }
 
 impl<'a> Converter<'a> {
@@ -70,7 +84,7 @@ impl<'a> Converter<'a> {
             let Some(target) = self.defs.and_then(|d| d.get(name)) else {
                 return Validator::Any;
             };
-            if self.expanding.iter().filter(|n| **n == name).count() >= MAX_RECURSION {
+            if self.expanding.iter().filter(|n| **n == name).count() >= self.max_recursion {
                 return Validator::Any;
             }
             self.expanding.push(name);
@@ -352,11 +366,36 @@ mod tests {
         let schema = crate::__private::schema_for::<Tree>();
         let validator = validator_from_json_schema(schema.as_value());
         let value = |json: Json| Value::from_json(json).expect("a valid value");
-        // Still checked a few levels deep.
+        // Still checked below the top.
         let good =
             value(serde_json::json!({"root": {"label": "r", "a": {"label": "a", "b": null}}}));
         assert_eq!(validator.validate(&good, &no_tables), Ok(()));
         let bad = value(serde_json::json!({"root": {"label": "r", "a": {"label": 1.0}}}));
+        assert!(validator.validate(&bad, &no_tables).is_err());
+    }
+
+    #[test]
+    fn a_singly_recursive_type_is_checked_as_deep_as_documents_go() {
+        #[allow(dead_code)]
+        #[derive(JsonSchema)]
+        struct Reply {
+            text: String,
+            next: Option<Box<Reply>>,
+        }
+        #[allow(dead_code)]
+        #[derive(JsonSchema)]
+        struct Thread {
+            first: Reply,
+        }
+        let schema = crate::__private::schema_for::<Thread>();
+        let validator = validator_from_json_schema(schema.as_value());
+        // A chain 14 replies deep (15 levels with the document) whose last
+        // reply has a number for its text.
+        let mut reply = serde_json::json!({"text": 1.0, "next": null});
+        for _ in 0..13 {
+            reply = serde_json::json!({"text": "ok", "next": reply});
+        }
+        let bad = Value::from_json(serde_json::json!({ "first": reply })).expect("a value");
         assert!(validator.validate(&bad, &no_tables).is_err());
     }
 
