@@ -150,10 +150,6 @@ struct StorageArgs {
         hide_env_values = true
     )]
     database: Option<String>,
-    /// With `--database`: when another server holds the database, wait and
-    /// take over when it stops, instead of exiting.
-    #[arg(long, requires = "database")]
-    standby: bool,
     /// With `--database`: connections in the read pool.
     #[arg(long, env = "CONVEX_DATABASE_POOL", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
     database_pool: u32,
@@ -604,5 +600,17 @@ pub(super) async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Clap's own checks of every command (duplicate names, bad defaults),
+    /// which otherwise run only when that command is parsed. A `--standby`
+    /// declared twice once made `serve` panic on start.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }
