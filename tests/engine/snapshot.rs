@@ -354,13 +354,19 @@ fn binary(name: &str) -> anyhow::Result<PathBuf> {
         .parent()
         .and_then(Path::parent)
         .ok_or_else(|| anyhow::anyhow!("no target directory above {}", exe.display()))?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "--workspace", "--bin", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()?;
-    anyhow::ensure!(status.success(), "building {name} failed");
-    Ok(dir.join(name))
+    let path = dir.join(name);
+    // `scripts/test` builds every binary before the tests; a bare `cargo
+    // test` in a fresh checkout builds this one here (once). Building again
+    // each run would, from inside `cargo test`, recompile dependencies.
+    if !path.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--workspace", "--bin", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()?;
+        anyhow::ensure!(status.success(), "building {name} failed");
+    }
+    Ok(path)
 }
 
 #[tokio::test]
@@ -378,8 +384,7 @@ async fn the_export_and_import_commands_work_beside_a_running_backend() -> anyho
         .arg("export")
         .arg("--out")
         .arg(&zip)
-        .arg("--data")
-        .arg(a.path())
+        .args(storage_args(a.path()))
         .env_remove("CONVEX_DATABASE_URL")
         .output()
         .await?;
@@ -395,7 +400,7 @@ async fn the_export_and_import_commands_work_beside_a_running_backend() -> anyho
 
     let import = |replace: bool| {
         let mut command = tokio::process::Command::new(&chat);
-        command.arg("import").arg(&zip).arg("--data").arg(b.path());
+        command.arg("import").arg(&zip).args(storage_args(b.path()));
         if replace {
             command.arg("--replace");
         }
@@ -419,6 +424,20 @@ async fn the_export_and_import_commands_work_beside_a_running_backend() -> anyho
     assert_eq!(imported["messages"].len(), 20);
     assert_eq!(imported["users"], documents(&source).await?["users"]);
     Ok(())
+}
+
+/// The command-line options naming the data `TestBackend` keeps for `dir`:
+/// `--data DIR`, plus, when the tests run on PostgreSQL, the same database.
+fn storage_args(dir: &std::path::Path) -> Vec<std::ffi::OsString> {
+    let mut args = vec!["--data".into(), dir.as_os_str().to_owned()];
+    if let Some(server) = std::env::var(convex_rs::testing::TEST_DATABASE_URL_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
+        let url = convex_rs::testing::test_database_url(&server, Some(&dir.join("convex.sqlite3")));
+        args.extend(["--database".into(), url.into()]);
+    }
+    args
 }
 
 /// Export and import times for 10,000 messages (printed; run with
