@@ -147,6 +147,64 @@ impl Drop for SnapshotPin {
     }
 }
 
+/// The statements of one collection chunk, inside one write transaction of
+/// a backend (which adds its own fencing: the lease on PostgreSQL).
+#[async_trait::async_trait]
+pub(super) trait GcTx: Send {
+    /// How far collection got (the stored `gc_ts`), if it ran before.
+    async fn collected_through(&mut self) -> Result<Option<i64>, StoreError>;
+    /// The timestamp of the revision `offset` places after `after`, at or
+    /// below `floor`, if there is one.
+    async fn revision_ts_after(
+        &mut self,
+        after: i64,
+        floor: i64,
+        offset: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Deletes the revisions that rows written in `(after, through]` make
+    /// invisible from `through` on (each new revision's predecessor, and
+    /// deletions); returns how many.
+    async fn delete_revisions(&mut self, after: i64, through: i64) -> Result<u64, StoreError>;
+    /// The same for index entry versions: every older version of a key that
+    /// got a new one in `(after, through]`, and removals; returns how many.
+    async fn delete_index_entries(&mut self, after: i64, through: i64) -> Result<u64, StoreError>;
+    /// Stores `through` as how far collection got.
+    async fn record(&mut self, through: i64) -> Result<(), StoreError>;
+}
+
+/// One chunk of [`Persistence::collect_garbage`](super::Persistence::collect_garbage),
+/// the same on every backend: from where the last chunk stopped up to the
+/// commit holding the `limit`-th revision after it (whole commits: they
+/// share a timestamp), or up to `floor`.
+pub(super) async fn collect_chunk(
+    tx: &mut dyn GcTx,
+    floor: u64,
+    limit: usize,
+) -> Result<GarbageCollected, StoreError> {
+    use super::catalog_sync::{ts_i64, ts_u64};
+    let after = tx.collected_through().await?.map_or(0, ts_u64);
+    if floor <= after {
+        return Ok(GarbageCollected {
+            through: after,
+            ..GarbageCollected::default()
+        });
+    }
+    let offset = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+    let through = tx
+        .revision_ts_after(ts_i64(after), ts_i64(floor), offset)
+        .await?
+        .map_or(floor, ts_u64);
+    let (after, through_i64) = (ts_i64(after), ts_i64(through));
+    let revisions = tx.delete_revisions(after, through_i64).await?;
+    let index_entries = tx.delete_index_entries(after, through_i64).await?;
+    tx.record(through_i64).await?;
+    Ok(GarbageCollected {
+        through,
+        revisions,
+        index_entries,
+    })
+}
+
 /// One collection pass: raises the floor to `window` before the newest
 /// commit (or the oldest live snapshot, if older), then deletes what became
 /// garbage below it, chunk by chunk.

@@ -33,6 +33,7 @@ use super::catalog_sync::{
     CatalogTx, IndexRow, ReadOnlyCatalog, StoredIndex, StoredRevision, decode_document,
     index_fields_json, sync_catalog, table_number, ts_i64, ts_u64,
 };
+use super::gc::{GcTx, collect_chunk};
 use super::persistence::{CommitWrites, GarbageCollected, IndexEntry, Order, Revision};
 use super::{Catalog, IndexMeta, KeyInterval, Persistence, StoreError};
 use crate::schema::Schema;
@@ -601,6 +602,65 @@ impl BatchColumns {
 /// The catalog questions, answered inside one PostgreSQL transaction.
 struct PgCatalogTx<'c>(sqlx::Transaction<'c, sqlx::Postgres>);
 
+/// A garbage collection chunk's write transaction.
+struct PgGcTx<'c>(sqlx::Transaction<'c, sqlx::Postgres>);
+
+#[async_trait]
+impl GcTx for PgGcTx<'_> {
+    async fn collected_through(&mut self) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'gc_ts'")
+                .fetch_optional(&mut *self.0)
+                .await?,
+        )
+    }
+
+    async fn revision_ts_after(
+        &mut self,
+        after: i64,
+        floor: i64,
+        offset: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT ts FROM documents WHERE ts > $1 AND ts <= $2 ORDER BY ts LIMIT 1 OFFSET $3",
+        )
+        .bind(after)
+        .bind(floor)
+        .bind(offset)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn delete_revisions(&mut self, after: i64, through: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(COLLECT_DOCUMENTS_SQL)
+            .bind(after)
+            .bind(through)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_index_entries(&mut self, after: i64, through: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(COLLECT_INDEX_SQL)
+            .bind(after)
+            .bind(through)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn record(&mut self, through: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO convex_meta (key, value) VALUES ('gc_ts', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = GREATEST(convex_meta.value, excluded.value)",
+        )
+        .bind(through)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl CatalogTx for PgCatalogTx<'_> {
     async fn max_ts(&mut self) -> Result<Option<i64>, StoreError> {
@@ -939,65 +999,20 @@ impl Persistence for PostgresPersistence {
         if let Some(reason) = self.fatal_reason() {
             return Err(StoreError::Unavailable(reason));
         }
-        let mut tx = conn.begin().await?;
+        let mut tx = PgGcTx(conn.begin().await?);
         // Only the lease holder collects: the row lock waits out a new
         // holder's takeover, and a changed epoch means this server is fenced.
         let epoch: i64 =
             sqlx::query_scalar("SELECT epoch FROM convex_lease WHERE id = 1 FOR SHARE")
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut *tx.0)
                 .await?;
         if epoch != self.epoch {
             set_fatal(&self.fatal, StoreError::LeaseLost.to_string());
             return Err(StoreError::LeaseLost);
         }
-        let after: Option<i64> =
-            sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'gc_ts'")
-                .fetch_optional(&mut *tx)
-                .await?;
-        let after = after.map_or(0, ts_u64);
-        if floor <= after {
-            return Ok(GarbageCollected {
-                through: after,
-                ..GarbageCollected::default()
-            });
-        }
-        // Up to the commit holding the `limit`-th revision after `after`
-        // (whole commits: they share a timestamp), else up to `floor`.
-        let offset = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-        let through: Option<i64> = sqlx::query_scalar(
-            "SELECT ts FROM documents WHERE ts > $1 AND ts <= $2 ORDER BY ts LIMIT 1 OFFSET $3",
-        )
-        .bind(ts_i64(after))
-        .bind(ts_i64(floor))
-        .bind(offset)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let through = through.map_or(floor, ts_u64);
-        let revisions = sqlx::query(COLLECT_DOCUMENTS_SQL)
-            .bind(ts_i64(after))
-            .bind(ts_i64(through))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let index_entries = sqlx::query(COLLECT_INDEX_SQL)
-            .bind(ts_i64(after))
-            .bind(ts_i64(through))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query(
-            "INSERT INTO convex_meta (key, value) VALUES ('gc_ts', $1) \
-             ON CONFLICT (key) DO UPDATE SET value = GREATEST(convex_meta.value, excluded.value)",
-        )
-        .bind(ts_i64(through))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(GarbageCollected {
-            through,
-            revisions,
-            index_entries,
-        })
+        let done = collect_chunk(&mut tx, floor, limit).await?;
+        tx.0.commit().await?;
+        Ok(done)
     }
 
     async fn close(&self) {

@@ -27,6 +27,7 @@ use super::catalog_sync::{
     CatalogTx, IndexRow, ReadOnlyCatalog, StoredIndex, StoredRevision, decode_document,
     index_fields_json, sync_catalog, table_number, ts_i64, ts_u64,
 };
+use super::gc::{GcTx, collect_chunk};
 use super::persistence::{CommitWrites, GarbageCollected, IndexEntry, Order, Revision};
 use super::{Catalog, IndexMeta, KeyInterval, Persistence, StoreError};
 use crate::schema::Schema;
@@ -434,6 +435,62 @@ async fn insert_index_rows(
 /// The catalog questions, answered inside one SQLite transaction.
 struct SqliteCatalogTx<'c>(sqlx::Transaction<'c, sqlx::Sqlite>);
 
+/// A garbage collection chunk's write transaction.
+struct SqliteGcTx<'c>(sqlx::Transaction<'c, sqlx::Sqlite>);
+
+#[async_trait]
+impl GcTx for SqliteGcTx<'_> {
+    async fn collected_through(&mut self) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'gc_ts'")
+                .fetch_optional(&mut *self.0)
+                .await?,
+        )
+    }
+
+    async fn revision_ts_after(
+        &mut self,
+        after: i64,
+        floor: i64,
+        offset: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT ts FROM documents WHERE ts > ?1 AND ts <= ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
+        )
+        .bind(after)
+        .bind(floor)
+        .bind(offset)
+        .fetch_optional(&mut *self.0)
+        .await?)
+    }
+
+    async fn delete_revisions(&mut self, after: i64, through: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(COLLECT_DOCUMENTS_SQL)
+            .bind(after)
+            .bind(through)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_index_entries(&mut self, after: i64, through: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(COLLECT_INDEX_SQL)
+            .bind(after)
+            .bind(through)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn record(&mut self, through: i64) -> Result<(), StoreError> {
+        sqlx::query(COLLECTED_THROUGH_SQL)
+            .bind(through)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl CatalogTx for SqliteCatalogTx<'_> {
     async fn max_ts(&mut self) -> Result<Option<i64>, StoreError> {
@@ -746,52 +803,10 @@ impl Persistence for SqlitePersistence {
     ) -> Result<GarbageCollected, StoreError> {
         let mut guard = self.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        let after: Option<i64> =
-            sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'gc_ts'")
-                .fetch_optional(&mut *conn)
-                .await?;
-        let after = after.map_or(0, ts_u64);
-        if floor <= after {
-            return Ok(GarbageCollected {
-                through: after,
-                ..GarbageCollected::default()
-            });
-        }
-        // Up to the commit holding the `limit`-th revision after `after`
-        // (whole commits: they share a timestamp), else up to `floor`.
-        let offset = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-        let through: Option<i64> = sqlx::query_scalar(
-            "SELECT ts FROM documents WHERE ts > ?1 AND ts <= ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
-        )
-        .bind(ts_i64(after))
-        .bind(ts_i64(floor))
-        .bind(offset)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let through = through.map_or(floor, ts_u64);
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let revisions = sqlx::query(COLLECT_DOCUMENTS_SQL)
-            .bind(ts_i64(after))
-            .bind(ts_i64(through))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let index_entries = sqlx::query(COLLECT_INDEX_SQL)
-            .bind(ts_i64(after))
-            .bind(ts_i64(through))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query(COLLECTED_THROUGH_SQL)
-            .bind(ts_i64(through))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(GarbageCollected {
-            through,
-            revisions,
-            index_entries,
-        })
+        let mut tx = SqliteGcTx(conn.begin_with("BEGIN IMMEDIATE").await?);
+        let done = collect_chunk(&mut tx, floor, limit).await?;
+        tx.0.commit().await?;
+        Ok(done)
     }
 
     async fn close(&self) {
