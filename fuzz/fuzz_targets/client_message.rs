@@ -10,14 +10,14 @@
 
 #![no_main]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use convex_rs::app::{App, Backend, BackendConfig};
 use convex_rs::function::FunctionPath;
 use convex_rs::fuzzing::args_from_wire;
 use convex_rs::sync::protocol::{ClientMessage, QuerySetModification};
-use convex_rs::sync::{Hub, Incoming, SessionConfig, run_session};
+use convex_rs::sync::{Hub, Incoming, Outgoing, OutgoingBudget, SessionConfig, run_session};
 use libfuzzer_sys::fuzz_target;
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
@@ -101,15 +101,24 @@ fuzz_target!(|data: &[u8]| {
                 .expect("the channel holds every frame");
         }
         drop(incoming_tx);
+        let budget = Arc::new(OutgoingBudget::default());
         let session = tokio::spawn(run_session(
             env.hub.clone(),
             env.backend.runner().clone(),
             SessionConfig::default(),
             incoming,
             out,
+            budget.clone(),
             env.shutdown.subscribe(),
         ));
-        let drain = async { while outgoing.recv().await.is_some() {} };
+        // Reads what the session sends, as the socket writer would.
+        let drain = async {
+            while let Some(outgoing) = outgoing.recv().await {
+                if let Outgoing::Frames(frames) = outgoing {
+                    budget.written(frames.iter().map(String::len).sum());
+                }
+            }
+        };
         tokio::time::timeout(Duration::from_secs(5), drain)
             .await
             .expect("the session ends after its client is gone");
