@@ -386,12 +386,28 @@ async fn a_live_transaction_holds_the_floor_back() -> anyhow::Result<()> {
         )
         .await?;
     }
-    let report = store.collect_garbage(Duration::ZERO).await?;
-    assert_eq!(report.floor, pinned, "the floor stops at the live snapshot");
+    let first = store.collect_garbage(Duration::ZERO).await?;
+    // At or below: another short transaction (the scheduler's) may hold an
+    // even older snapshot at this moment.
+    assert!(
+        first.floor <= pinned,
+        "the floor {} passed the live snapshot {pinned}",
+        first.floor
+    );
     drop(reader);
-    let report = store.collect_garbage(Duration::ZERO).await?;
-    assert!(report.floor > pinned);
-    assert!(report.revisions >= 10, "{report:?}");
+    let mut collected = first.revisions;
+    let mut floor = first.floor;
+    for _ in 0..100 {
+        let report = store.collect_garbage(Duration::ZERO).await?;
+        collected += report.revisions;
+        floor = report.floor;
+        if floor > pinned {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(floor > pinned, "the floor stayed at {floor}");
+    assert!(collected >= 10, "collected {collected} revisions");
     t.backend().shutdown().await;
     Ok(())
 }
