@@ -1,6 +1,7 @@
 //! The multi-version document store.
 //!
-//! Storage shape: an append-only log of document revisions plus versioned
+//! Storage shape: a log of document revisions (appended to, and trimmed
+//! behind the retention window by garbage collection, `gc.rs`) plus versioned
 //! index entries, both in SQLite (see [`sqlite`]). A read at snapshot `ts`
 //! sees, per document and per index key, the newest version at or before `ts`.
 //!

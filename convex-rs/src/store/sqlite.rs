@@ -2,7 +2,7 @@
 //! the committer, a pool of read-only connections for snapshot reads.
 //!
 //! Tables:
-//! * `documents(id, ts, table_number, value, deleted, prev_ts)`: the append-only
+//! * `documents(id, ts, table_number, value, deleted, prev_ts)`: the
 //!   revision log, primary key `(id, ts)`;
 //! * `index_entries(index_id, key, ts, deleted, doc_id)`: versioned index
 //!   entries, primary key `(index_id, key, ts)`; a new version is written only
