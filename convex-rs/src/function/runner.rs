@@ -351,13 +351,9 @@ impl Runner {
         ts: Option<u64>,
         journal: Option<String>,
     ) -> QueryOutcome {
-        let observed = self.observe(FunctionKind::Query, path);
-        let outcome = self
-            .query_inner(path, args, identity, caller, ts, journal)
-            .instrument(observed.span.clone())
-            .await;
-        observed.finish(outcome.outcome.result.is_ok());
-        outcome
+        let run = self.query_inner(path, args, identity, caller, ts, journal);
+        self.observed(FunctionKind::Query, path, run, |o| o.outcome.result.is_ok())
+            .await
     }
 
     async fn query_inner(
@@ -479,13 +475,9 @@ impl Runner {
         caller: Caller,
         bookkeeping: Bookkeeping<'_>,
     ) -> FunctionOutcome {
-        let observed = self.observe(FunctionKind::Mutation, path);
-        let outcome = self
-            .mutation_inner(path, args, identity, caller, bookkeeping)
-            .instrument(observed.span.clone())
-            .await;
-        observed.finish(outcome.result.is_ok());
-        outcome
+        let run = self.mutation_inner(path, args, identity, caller, bookkeeping);
+        self.observed(FunctionKind::Mutation, path, run, |o| o.result.is_ok())
+            .await
     }
 
     async fn mutation_inner(
@@ -662,12 +654,23 @@ impl Runner {
         identity: Identity,
         caller: Caller,
     ) -> FunctionOutcome {
-        let observed = self.observe(FunctionKind::Action, path);
-        let outcome = self
-            .action_inner(path, args, identity, caller)
-            .instrument(observed.span.clone())
-            .await;
-        observed.finish(outcome.result.is_ok());
+        let run = self.action_inner(path, args, identity, caller);
+        self.observed(FunctionKind::Action, path, run, |o| o.result.is_ok())
+            .await
+    }
+
+    /// Runs `run` (one execution of `path`) in its span, then records its
+    /// outcome (`success` tells) and duration on the span and in the metrics.
+    async fn observed<T>(
+        &self,
+        kind: FunctionKind,
+        path: &str,
+        run: impl std::future::Future<Output = T>,
+        success: impl FnOnce(&T) -> bool,
+    ) -> T {
+        let observed = self.observe(kind, path);
+        let outcome = run.instrument(observed.span.clone()).await;
+        observed.finish(success(&outcome));
         outcome
     }
 

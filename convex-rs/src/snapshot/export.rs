@@ -17,13 +17,11 @@ use super::layout;
 use crate::schema::Schema;
 use crate::storage::STORAGE_TABLE;
 use crate::store::{
-    Catalog, Document, KeyInterval, Order, Persistence, PostgresConfig, StoreError, TableMeta,
-    postgres::PostgresPersistence, sqlite::SqlitePersistence, successor,
+    Catalog, Document, LiveDocuments, Persistence, PostgresConfig, TableMeta,
+    postgres::PostgresPersistence, sqlite::SqlitePersistence,
 };
 use crate::value::Value;
 
-/// Documents read from the store per page.
-const PAGE: usize = 1024;
 /// Bytes of JSON lines buffered before they go to the ZIP writer.
 const CHUNK: usize = 256 << 10;
 
@@ -138,32 +136,13 @@ async fn for_each_page(
     table: &TableMeta,
     mut visit: impl AsyncPageVisitor,
 ) -> Result<(), SnapshotError> {
-    let index = source
-        .catalog
-        .index(table.by_creation_time)
-        .ok_or_else(|| {
-            StoreError::Catalog(format!(
-                "table {} has no by_creation_time index",
-                table.name
-            ))
-        })?;
-    let mut interval = KeyInterval::all();
-    loop {
-        let page = source
-            .persistence
-            .scan(index, &interval, source.ts, Order::Asc, PAGE)
-            .await?;
-        let full = page.len() == PAGE;
-        if let Some(last) = page.last() {
-            interval.start = successor(&last.key);
-        }
+    let mut pages = LiveDocuments::of(source.catalog, source.persistence, table, source.ts)?;
+    while let Some(page) = pages.next_page().await? {
         visit
             .visit(page.into_iter().map(|e| e.document).collect())
             .await?;
-        if !full {
-            return Ok(());
-        }
     }
+    Ok(())
 }
 
 /// Receives the pages of [`for_each_page`].

@@ -37,12 +37,12 @@ pub use document::{CREATION_TIME_FIELD, Document, ID_FIELD};
 pub use error::{CommitError, StoreError};
 pub use gc::{GcReport, Retention};
 pub use index_key::{MISSING_FIELD, index_key_prefix};
+pub(crate) use persistence::LiveDocuments;
 pub use persistence::{
     CommitWrites, DocumentWrite, GarbageCollected, IndexEntry, IndexWrite, Order, Persistence,
     Revision,
 };
 pub use postgres::PostgresConfig;
-pub(crate) use read_set::successor;
 pub use read_set::{KeyInterval, ReadSet};
 pub use sqlite::{Durability, SqliteConfig};
 pub use transaction::{IndexScan, Transaction, TransactionLimits, TransactionUsage};

@@ -172,10 +172,69 @@ pub trait Persistence: Send + Sync + 'static {
     }
 }
 
+/// The live documents of one table at one snapshot, oldest first, read
+/// from its `by_creation_time` index a page at a time (to build search and
+/// vector indexes, and to export).
+pub(crate) struct LiveDocuments<'a> {
+    persistence: &'a dyn Persistence,
+    by_creation: &'a IndexMeta,
+    interval: KeyInterval,
+    ts: u64,
+    done: bool,
+}
+
+impl<'a> LiveDocuments<'a> {
+    /// Documents read from each page.
+    const PAGE: usize = 1024;
+
+    /// The live documents of `table` at `ts`.
+    pub(crate) fn of(
+        catalog: &'a Catalog,
+        persistence: &'a dyn Persistence,
+        table: &super::TableMeta,
+        ts: u64,
+    ) -> Result<Self, StoreError> {
+        let by_creation = catalog.index(table.by_creation_time).ok_or_else(|| {
+            StoreError::Catalog(format!(
+                "table {} has no by_creation_time index",
+                table.name
+            ))
+        })?;
+        Ok(LiveDocuments {
+            persistence,
+            by_creation,
+            interval: KeyInterval::all(),
+            ts,
+            done: false,
+        })
+    }
+
+    /// The next page, or `None` after the last.
+    pub(crate) async fn next_page(&mut self) -> Result<Option<Vec<IndexEntry>>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .persistence
+            .scan(
+                self.by_creation,
+                &self.interval,
+                self.ts,
+                Order::Asc,
+                Self::PAGE,
+            )
+            .await?;
+        self.done = page.len() < Self::PAGE;
+        if let Some(last) = page.last() {
+            self.interval.start = super::read_set::successor(&last.key);
+        }
+        Ok(Some(page))
+    }
+}
+
 /// Calls `visit(revision_ts, document)` for every live document of `table`
-/// at `ts`, oldest first, reading `by_creation_time` a page at a time (used
-/// to build search and vector indexes from the store). `index` names the
-/// index being built, for errors.
+/// at `ts`, oldest first ([`LiveDocuments`]). `index` names the index being
+/// built, for errors.
 pub(crate) async fn for_each_live_document(
     catalog: &Catalog,
     persistence: &dyn Persistence,
@@ -184,30 +243,14 @@ pub(crate) async fn for_each_live_document(
     ts: u64,
     mut visit: impl FnMut(u64, &Document),
 ) -> Result<(), StoreError> {
-    const PAGE: usize = 1024;
     let table = catalog
         .table_by_number(table)
         .ok_or_else(|| StoreError::Catalog(format!("no table for index {index}")))?;
-    let by_creation = catalog.index(table.by_creation_time).ok_or_else(|| {
-        StoreError::Catalog(format!(
-            "table {} has no by_creation_time index",
-            table.name
-        ))
-    })?;
-    let mut interval = KeyInterval::all();
-    loop {
-        let page = persistence
-            .scan(by_creation, &interval, ts, Order::Asc, PAGE)
-            .await?;
-        let full = page.len() == PAGE;
-        if let Some(last) = page.last() {
-            interval.start = super::read_set::successor(&last.key);
-        }
+    let mut pages = LiveDocuments::of(catalog, persistence, table, ts)?;
+    while let Some(page) = pages.next_page().await? {
         for entry in &page {
             visit(entry.ts, &entry.document);
         }
-        if !full {
-            return Ok(());
-        }
     }
+    Ok(())
 }

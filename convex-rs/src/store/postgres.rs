@@ -276,18 +276,7 @@ impl PostgresPersistence {
             .url
             .parse()
             .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
-        let connect = || async {
-            tokio::time::timeout(config.connect_timeout, PgConnection::connect_with(&options))
-                .await
-                .map_err(|_| {
-                    StoreError::Unavailable(format!(
-                        "PostgreSQL at {} did not answer within {:?}",
-                        config.redacted_url(),
-                        config.connect_timeout
-                    ))
-                })?
-                .map_err(|e| connect_error(&config, e))
-        };
+        let connect = || connect(&options, &config);
         ensure_database(&options, &config).await?;
         // The lease session: TCP keepalives, so a dead peer is noticed in
         // seconds rather than hours, on either side.
@@ -365,6 +354,24 @@ impl PostgresPersistence {
     }
 }
 
+/// One connection, within `config.connect_timeout`, with errors that name
+/// the (redacted) server.
+async fn connect(
+    options: &PgConnectOptions,
+    config: &PostgresConfig,
+) -> Result<PgConnection, StoreError> {
+    tokio::time::timeout(config.connect_timeout, PgConnection::connect_with(options))
+        .await
+        .map_err(|_| {
+            StoreError::Unavailable(format!(
+                "PostgreSQL at {} did not answer within {:?}",
+                config.redacted_url(),
+                config.connect_timeout
+            ))
+        })?
+        .map_err(|e| connect_error(config, e))
+}
+
 /// Creates the database if it does not exist yet (as SQLite creates its
 /// file), through the server's `postgres` maintenance database.
 async fn ensure_database(
@@ -438,21 +445,7 @@ async fn take_lease(
         let attempt = async {
             let conn = match &mut conn {
                 Some(conn) => conn,
-                None => conn.insert(
-                    tokio::time::timeout(
-                        config.connect_timeout,
-                        PgConnection::connect_with(options),
-                    )
-                    .await
-                    .map_err(|_| {
-                        StoreError::Unavailable(format!(
-                            "PostgreSQL at {} did not answer within {:?}",
-                            config.redacted_url(),
-                            config.connect_timeout
-                        ))
-                    })?
-                    .map_err(|e| connect_error(config, e))?,
-                ),
+                None => conn.insert(connect(options, config).await?),
             };
             let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                 .bind(LEASE_LOCK_KEY)
