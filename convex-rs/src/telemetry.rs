@@ -82,6 +82,11 @@ fn describe() {
         Unit::Seconds,
         "Time to write one group commit durably."
     );
+    describe_histogram!(
+        "convex_sqlite_wal_restart_seconds",
+        Unit::Seconds,
+        "SQLite: one checkpoint that restarts the write-ahead log (commits wait for it)."
+    );
     describe_gauge!("convex_sync_sessions", "Open websocket sessions.");
     describe_gauge!(
         "convex_sync_subscriptions",

@@ -213,3 +213,51 @@ async fn cached_index_lookups_follow_every_snapshot() -> anyhow::Result<()> {
     assert!(at_b.get(ada).await?.is_some());
     Ok(())
 }
+
+/// The committer writes one group commit while the previous one is being
+/// published; a caller must still hear of its commit only once the commit
+/// is visible to every new snapshot, and to the search index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_commit_is_visible_as_soon_as_its_caller_hears_of_it() -> anyhow::Result<()> {
+    let t = common::chat().await?;
+    let u = user(&t, "ada").await?;
+    let store = t.backend().store().clone();
+    let before = store.commit_stats().batches;
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..32 {
+        let (t, u, store) = (t.clone(), u.clone(), store.clone());
+        writers.spawn(async move {
+            for i in 0..10 {
+                let word = format!("w{writer}x{i}");
+                let runner = t.backend().runner();
+                let args = convex_rs::value::to_value(&json!({ "body": word, "user": u }))?;
+                let out = runner
+                    .run_mutation("messages:send", args, Identity::default(), Caller::Client)
+                    .await;
+                let ts = out.ts.expect("committed");
+                anyhow::ensure!(store.latest_ts() >= ts, "acknowledged before visible");
+                let Ok(Value::String(id)) = out.result else {
+                    anyhow::bail!("messages:send returned {:?}", out.result);
+                };
+                let fresh = store.begin_read();
+                let mine = Query::<Document>::new(&fresh, "messages")
+                    .collect()
+                    .await?
+                    .into_iter()
+                    .any(|m| m.id.to_string() == id);
+                anyhow::ensure!(mine, "a new snapshot misses acknowledged {id}");
+                let found: Vec<Json> = t
+                    .query_path("messages:search", json!({ "query": word }))
+                    .await?;
+                anyhow::ensure!(found.len() == 1, "search for {word} found {found:?}");
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done??;
+    }
+    // Concurrent writers shared group commits, so batches overlapped.
+    assert!(store.commit_stats().batches - before < 320);
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! The single committer: validates transactions (OCC), assigns commit
 //! timestamps and writes each batch of transactions in one durable SQLite
-//! transaction (group commit).
+//! transaction (group commit). Its publisher task makes each durable batch
+//! visible, in order, while the committer writes the next one.
 //!
 //! Invariant: commit timestamps are strictly increasing, never below the last
 //! persisted one, and a caller is answered only after its batch is durable and
@@ -14,9 +15,16 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::index_key::index_key;
 use super::persistence::{CommitWrites, DocumentWrite, IndexWrite};
-use super::text::TextIndexes;
+use super::text::{TextChange, TextIndexes};
 use super::transaction::{PendingCommit, PendingWrite};
 use super::vector::VectorIndexes;
+
+/// A commit's change to one vector index: the document and its new vector.
+type VectorChange = (
+    super::IndexId,
+    crate::value::InternalId,
+    Option<Arc<super::vector::IndexedVector>>,
+);
 use super::write_log::{Invalid, WriteLog};
 use super::{Catalog, CommitError, CommitInfo, Persistence, ReadCaches, wall_clock_nanos};
 
@@ -38,8 +46,11 @@ pub(crate) enum CommitterMessage {
 /// A transaction waiting to be committed.
 pub(crate) struct CommitRequest {
     pub(crate) writes: PendingCommit,
-    pub(crate) reply: oneshot::Sender<Result<u64, CommitError>>,
+    pub(crate) reply: Reply,
 }
+
+/// Where a transaction's commit timestamp (or why it failed) goes.
+pub(crate) type Reply = oneshot::Sender<Result<u64, CommitError>>;
 
 /// What the committer has written since the store was opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -84,11 +95,74 @@ pub(crate) struct Committer {
     catalog: Arc<Catalog>,
     last_ts: u64,
     log: WriteLog,
+    /// Taken by [`run`](Committer::run), which starts it on its own task.
+    publisher: Option<Publisher>,
+    /// Batches written and not yet published, oldest first.
+    to_publish: Option<mpsc::Sender<WrittenBatch>>,
+}
+
+/// Written batches waiting for the publisher besides the one it is
+/// publishing: the committer writes the next batch while one is published,
+/// and waits if the publisher falls further behind.
+const PUBLISH_QUEUE: usize = 1;
+
+/// A durable batch on its way to readers and callers.
+struct WrittenBatch {
+    writes: Vec<CommitWrites>,
+    /// Each commit's text and vector index changes, in `writes` order.
+    derived: Vec<(Vec<TextChange>, Vec<VectorChange>)>,
+    accepted: Vec<(Reply, Arc<CommitInfo>)>,
+    /// The batch's newest commit timestamp.
+    last_ts: u64,
+}
+
+/// Publishes durable batches in commit order, on its own task so the
+/// committer can write the next batch meanwhile: brings the derived state
+/// up to date, then advances the durable timestamp, then tells the
+/// subscription hub and the callers.
+struct Publisher {
     durable: watch::Sender<u64>,
     published: broadcast::Sender<Arc<CommitInfo>>,
     caches: Arc<ReadCaches>,
     text: Arc<TextIndexes>,
     vectors: Arc<VectorIndexes>,
+}
+
+impl Publisher {
+    async fn run(self, mut batches: mpsc::Receiver<WrittenBatch>) {
+        while let Some(batch) = batches.recv().await {
+            self.publish(batch);
+        }
+    }
+
+    fn publish(&self, batch: WrittenBatch) {
+        // Before the timestamp is published: no reader's snapshot may
+        // include a write the caches and indexes do not show.
+        for commit in &batch.writes {
+            for d in &commit.documents {
+                self.caches
+                    .revisions
+                    .record_commit(d.id, commit.ts, d.document.as_ref());
+            }
+            for entry in &commit.index {
+                self.caches
+                    .ranges
+                    .record_change(entry.index, &entry.key, commit.ts);
+            }
+        }
+        for (commit, (text, vectors)) in batch.writes.iter().zip(batch.derived) {
+            if !text.is_empty() {
+                self.text.record(commit.ts, text);
+            }
+            self.vectors.record(commit.ts, vectors);
+        }
+        self.durable.send_replace(batch.last_ts);
+        for (reply, info) in batch.accepted {
+            let ts = info.ts;
+            let _ = self.published.send(info);
+            let _ = reply.send(Ok(ts));
+        }
+    }
 }
 
 impl Committer {
@@ -107,16 +181,26 @@ impl Committer {
             catalog,
             last_ts,
             log: WriteLog::new(last_ts, WRITE_LOG_ENTRIES),
-            durable,
-            published,
-            caches: derived.caches,
-            text: derived.text,
-            vectors: derived.vectors,
+            publisher: Some(Publisher {
+                durable,
+                published,
+                caches: derived.caches,
+                text: derived.text,
+                vectors: derived.vectors,
+            }),
+            to_publish: None,
         }
     }
 
     /// Runs until asked to close or until every sender is gone, then closes the persistence.
     pub(crate) async fn run(mut self, mut requests: mpsc::Receiver<CommitterMessage>) {
+        let Some(publisher) = self.publisher.take() else {
+            return;
+        };
+        let (text, vectors) = (publisher.text.clone(), publisher.vectors.clone());
+        let (to_publish, batches) = mpsc::channel(PUBLISH_QUEUE);
+        self.to_publish = Some(to_publish);
+        let publishing = tokio::spawn(publisher.run(batches));
         let mut messages = Vec::with_capacity(64);
         let mut closed = None;
         'outer: while requests.recv_many(&mut messages, MAX_BATCH).await > 0 {
@@ -144,8 +228,13 @@ impl Committer {
                 }
             }
         }
-        self.text.close().await;
-        self.vectors.close().await;
+        // Everything written is published before the indexes close.
+        self.to_publish = None;
+        if let Err(e) = publishing.await {
+            tracing::error!(error = %e, "the commit publisher stopped");
+        }
+        text.close().await;
+        vectors.close().await;
         self.persistence.close().await;
         if let Some(done) = closed {
             let _ = done.send(());
@@ -213,31 +302,23 @@ impl Committer {
                 self.counters
                     .transactions
                     .fetch_add(accepted.len() as u64, Ordering::Relaxed);
-                // Before the timestamp is published: no reader's snapshot
-                // may include a write the caches do not show.
-                for commit in &writes {
-                    for d in &commit.documents {
-                        self.caches
-                            .revisions
-                            .record_commit(d.id, commit.ts, d.document.as_ref());
+                let batch = WrittenBatch {
+                    writes,
+                    derived: texts,
+                    accepted,
+                    last_ts: self.last_ts,
+                };
+                let sent = match &self.to_publish {
+                    Some(to_publish) => to_publish.send(batch).await.map_err(|e| e.0),
+                    None => Err(batch),
+                };
+                if let Err(batch) = sent {
+                    // Only if the publisher panicked: the batch is durable,
+                    // but nobody can be told.
+                    tracing::error!("the commit publisher is gone; a durable batch is unpublished");
+                    for (reply, _) in batch.accepted {
+                        let _ = reply.send(Err(CommitError::Closed));
                     }
-                    for entry in &commit.index {
-                        self.caches
-                            .ranges
-                            .record_change(entry.index, &entry.key, commit.ts);
-                    }
-                }
-                for (commit, (text, vectors)) in writes.iter().zip(texts) {
-                    if !text.is_empty() {
-                        self.text.record(commit.ts, text);
-                    }
-                    self.vectors.record(commit.ts, vectors);
-                }
-                self.durable.send_replace(self.last_ts);
-                for (reply, info) in accepted {
-                    let ts = info.ts;
-                    let _ = self.published.send(info);
-                    let _ = reply.send(Ok(ts));
                 }
             }
             Err(e) => {
