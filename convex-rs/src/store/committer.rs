@@ -18,6 +18,8 @@ use super::persistence::{CommitWrites, DocumentWrite, IndexWrite};
 use super::text::{TextChange, TextIndexes};
 use super::transaction::{PendingCommit, PendingWrite};
 use super::vector::VectorIndexes;
+use super::write_log::{Invalid, WriteLog};
+use super::{Catalog, CommitError, CommitInfo, Persistence, ReadCaches, wall_clock_nanos};
 
 /// A commit's change to one vector index: the document and its new vector.
 type VectorChange = (
@@ -25,8 +27,6 @@ type VectorChange = (
     crate::value::InternalId,
     Option<Arc<super::vector::IndexedVector>>,
 );
-use super::write_log::{Invalid, WriteLog};
-use super::{Catalog, CommitError, CommitInfo, Persistence, ReadCaches, wall_clock_nanos};
 
 /// Most transactions written in one batch.
 const MAX_BATCH: usize = 1024;
