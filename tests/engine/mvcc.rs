@@ -257,7 +257,8 @@ async fn a_commit_is_visible_as_soon_as_its_caller_hears_of_it() -> anyhow::Resu
     while let Some(done) = writers.join_next().await {
         done??;
     }
-    // Concurrent writers shared group commits, so batches overlapped.
+    // The writers' commits shared group commits: the committer had
+    // transactions queued while batches were written and published.
     assert!(store.commit_stats().batches - before < 320);
     Ok(())
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::index_key::index_key;
 use super::persistence::{CommitWrites, DocumentWrite, IndexWrite};
@@ -95,10 +96,13 @@ pub(crate) struct Committer {
     catalog: Arc<Catalog>,
     last_ts: u64,
     log: WriteLog,
-    /// Taken by [`run`](Committer::run), which starts it on its own task.
-    publisher: Option<Publisher>,
-    /// Batches written and not yet published, oldest first.
-    to_publish: Option<mpsc::Sender<WrittenBatch>>,
+    /// Written batches, oldest first, to the publisher task.
+    to_publish: mpsc::Sender<WrittenBatch>,
+    /// The publisher task; it ends once `to_publish` is dropped.
+    publishing: JoinHandle<()>,
+    /// Closed when the committer stops, after the last batch is published.
+    text: Arc<TextIndexes>,
+    vectors: Arc<VectorIndexes>,
 }
 
 /// Written batches waiting for the publisher besides the one it is
@@ -166,6 +170,8 @@ impl Publisher {
 }
 
 impl Committer {
+    /// A committer, with its publisher task already started (so this runs
+    /// inside a Tokio runtime).
     pub(crate) fn new(
         persistence: Arc<dyn Persistence>,
         catalog: Arc<Catalog>,
@@ -175,32 +181,30 @@ impl Committer {
         counters: Arc<CommitCounters>,
         derived: Derived,
     ) -> Self {
+        let (to_publish, batches) = mpsc::channel(PUBLISH_QUEUE);
+        let publisher = Publisher {
+            durable,
+            published,
+            caches: derived.caches,
+            text: derived.text.clone(),
+            vectors: derived.vectors.clone(),
+        };
+        let publishing = tokio::spawn(publisher.run(batches));
         Committer {
             counters,
             persistence,
             catalog,
             last_ts,
             log: WriteLog::new(last_ts, WRITE_LOG_ENTRIES),
-            publisher: Some(Publisher {
-                durable,
-                published,
-                caches: derived.caches,
-                text: derived.text,
-                vectors: derived.vectors,
-            }),
-            to_publish: None,
+            to_publish,
+            publishing,
+            text: derived.text,
+            vectors: derived.vectors,
         }
     }
 
     /// Runs until asked to close or until every sender is gone, then closes the persistence.
     pub(crate) async fn run(mut self, mut requests: mpsc::Receiver<CommitterMessage>) {
-        let Some(publisher) = self.publisher.take() else {
-            return;
-        };
-        let (text, vectors) = (publisher.text.clone(), publisher.vectors.clone());
-        let (to_publish, batches) = mpsc::channel(PUBLISH_QUEUE);
-        self.to_publish = Some(to_publish);
-        let publishing = tokio::spawn(publisher.run(batches));
         let mut messages = Vec::with_capacity(64);
         let mut closed = None;
         'outer: while requests.recv_many(&mut messages, MAX_BATCH).await > 0 {
@@ -229,13 +233,21 @@ impl Committer {
             }
         }
         // Everything written is published before the indexes close.
-        self.to_publish = None;
+        let Committer {
+            to_publish,
+            publishing,
+            text,
+            vectors,
+            persistence,
+            ..
+        } = self;
+        drop(to_publish);
         if let Err(e) = publishing.await {
             tracing::error!(error = %e, "the commit publisher stopped");
         }
         text.close().await;
         vectors.close().await;
-        self.persistence.close().await;
+        persistence.close().await;
         if let Some(done) = closed {
             let _ = done.send(());
         }
@@ -308,15 +320,11 @@ impl Committer {
                     accepted,
                     last_ts: self.last_ts,
                 };
-                let sent = match &self.to_publish {
-                    Some(to_publish) => to_publish.send(batch).await.map_err(|e| e.0),
-                    None => Err(batch),
-                };
-                if let Err(batch) = sent {
+                if let Err(unsent) = self.to_publish.send(batch).await {
                     // Only if the publisher panicked: the batch is durable,
                     // but nobody can be told.
                     tracing::error!("the commit publisher is gone; a durable batch is unpublished");
-                    for (reply, _) in batch.accepted {
+                    for (reply, _) in unsent.0.accepted {
                         let _ = reply.send(Err(CommitError::Closed));
                     }
                 }
