@@ -147,29 +147,38 @@ impl Drop for SnapshotPin {
     }
 }
 
-/// The statements of one collection chunk, inside one write transaction of
-/// a backend (which adds its own fencing: the lease on PostgreSQL).
+/// A backend's statements for one collection chunk, in its SQL dialect.
+/// Each takes its `i64` parameters in the order listed.
+pub(super) struct GcSql {
+    /// How far collection got (the stored `gc_ts`), if it ran before.
+    pub(super) collected_through: &'static str,
+    /// `(after, floor, offset)`: the timestamp of the revision `offset`
+    /// places after `after`, at or below `floor`, if there is one.
+    pub(super) revision_ts_after: &'static str,
+    /// `(after, through)`: deletes the revisions that rows written in
+    /// `(after, through]` make invisible from `through` on (each new
+    /// revision's predecessor, and deletions).
+    pub(super) delete_revisions: &'static str,
+    /// `(after, through)`: the same for index entry versions (every older
+    /// version of a key that got a new one in the range, and removals).
+    pub(super) delete_index_entries: &'static str,
+    /// `(through)`: stores `through` as how far collection got.
+    pub(super) record: &'static str,
+}
+
+/// One write transaction of a backend, for [`collect_chunk`] (the backend
+/// adds its own fencing: the lease on PostgreSQL).
 #[async_trait::async_trait]
 pub(super) trait GcTx: Send {
-    /// How far collection got (the stored `gc_ts`), if it ran before.
-    async fn collected_through(&mut self) -> Result<Option<i64>, StoreError>;
-    /// The timestamp of the revision `offset` places after `after`, at or
-    /// below `floor`, if there is one.
-    async fn revision_ts_after(
+    /// Runs `sql` with `params` bound in order; the first column of the
+    /// first row, if there is a row.
+    async fn fetch_i64(
         &mut self,
-        after: i64,
-        floor: i64,
-        offset: i64,
+        sql: &'static str,
+        params: &[i64],
     ) -> Result<Option<i64>, StoreError>;
-    /// Deletes the revisions that rows written in `(after, through]` make
-    /// invisible from `through` on (each new revision's predecessor, and
-    /// deletions); returns how many.
-    async fn delete_revisions(&mut self, after: i64, through: i64) -> Result<u64, StoreError>;
-    /// The same for index entry versions: every older version of a key that
-    /// got a new one in `(after, through]`, and removals; returns how many.
-    async fn delete_index_entries(&mut self, after: i64, through: i64) -> Result<u64, StoreError>;
-    /// Stores `through` as how far collection got.
-    async fn record(&mut self, through: i64) -> Result<(), StoreError>;
+    /// Runs `sql` with `params` bound in order; the rows it changed.
+    async fn execute(&mut self, sql: &'static str, params: &[i64]) -> Result<u64, StoreError>;
 }
 
 /// One chunk of [`Persistence::collect_garbage`](super::Persistence::collect_garbage),
@@ -178,11 +187,15 @@ pub(super) trait GcTx: Send {
 /// share a timestamp), or up to `floor`.
 pub(super) async fn collect_chunk(
     tx: &mut dyn GcTx,
+    sql: &GcSql,
     floor: u64,
     limit: usize,
 ) -> Result<GarbageCollected, StoreError> {
     use super::catalog_sync::{ts_i64, ts_u64};
-    let after = tx.collected_through().await?.map_or(0, ts_u64);
+    let after = tx
+        .fetch_i64(sql.collected_through, &[])
+        .await?
+        .map_or(0, ts_u64);
     if floor <= after {
         return Ok(GarbageCollected {
             through: after,
@@ -191,13 +204,16 @@ pub(super) async fn collect_chunk(
     }
     let offset = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
     let through = tx
-        .revision_ts_after(ts_i64(after), ts_i64(floor), offset)
+        .fetch_i64(
+            sql.revision_ts_after,
+            &[ts_i64(after), ts_i64(floor), offset],
+        )
         .await?
         .map_or(floor, ts_u64);
-    let (after, through_i64) = (ts_i64(after), ts_i64(through));
-    let revisions = tx.delete_revisions(after, through_i64).await?;
-    let index_entries = tx.delete_index_entries(after, through_i64).await?;
-    tx.record(through_i64).await?;
+    let range = [ts_i64(after), ts_i64(through)];
+    let revisions = tx.execute(sql.delete_revisions, &range).await?;
+    let index_entries = tx.execute(sql.delete_index_entries, &range).await?;
+    tx.execute(sql.record, &[ts_i64(through)]).await?;
     Ok(GarbageCollected {
         through,
         revisions,

@@ -27,7 +27,7 @@ use super::catalog_sync::{
     CatalogTx, IndexRow, ReadOnlyCatalog, StoredIndex, StoredRevision, decode_document,
     index_fields_json, sync_catalog, table_number, ts_i64, ts_u64,
 };
-use super::gc::{GcTx, collect_chunk};
+use super::gc::{GcSql, GcTx, collect_chunk};
 use super::persistence::{CommitWrites, GarbageCollected, IndexEntry, Order, Revision};
 use super::{Catalog, IndexMeta, KeyInterval, Persistence, StoreError};
 use crate::schema::Schema;
@@ -96,23 +96,23 @@ const SCHEMA_SQL: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS index_entries_by_ts ON index_entries (ts)",
 ];
 
-/// The revisions that rows written in `(?1, ?2]` make invisible to every
-/// snapshot from `?2` on: each new revision's predecessor, and deletions.
-const COLLECT_DOCUMENTS_SQL: &str = "DELETE FROM documents WHERE (id, ts) IN ( \
-     SELECT id, prev_ts FROM documents WHERE ts > ?1 AND ts <= ?2 AND prev_ts IS NOT NULL \
-     UNION ALL SELECT id, ts FROM documents WHERE ts > ?1 AND ts <= ?2 AND deleted = 1)";
-
-/// The same for index entries: every older version of a key that got a new
-/// version in `(?1, ?2]`, and removals (a key a document left).
-const COLLECT_INDEX_SQL: &str = "DELETE FROM index_entries WHERE (index_id, key, ts) IN ( \
-     SELECT o.index_id, o.key, o.ts FROM index_entries AS w JOIN index_entries AS o \
-       ON o.index_id = w.index_id AND o.key = w.key AND o.ts < w.ts \
-     WHERE w.ts > ?1 AND w.ts <= ?2 \
-     UNION ALL SELECT index_id, key, ts FROM index_entries WHERE ts > ?1 AND ts <= ?2 AND deleted = 1)";
-
-/// Records how far garbage collection got.
-const COLLECTED_THROUGH_SQL: &str = "INSERT INTO convex_meta (key, value) VALUES ('gc_ts', ?1) \
-     ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.value > value";
+/// Garbage collection's statements (see [`GcSql`]). A revision is garbage
+/// once a row written in `(?1, ?2]` replaced or deleted it; an index entry
+/// version once a newer version of its key, or its removal, was written there.
+const GC_SQL: GcSql = GcSql {
+    collected_through: "SELECT value FROM convex_meta WHERE key = 'gc_ts'",
+    revision_ts_after: "SELECT ts FROM documents WHERE ts > ?1 AND ts <= ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
+    delete_revisions: "DELETE FROM documents WHERE (id, ts) IN ( \
+         SELECT id, prev_ts FROM documents WHERE ts > ?1 AND ts <= ?2 AND prev_ts IS NOT NULL \
+         UNION ALL SELECT id, ts FROM documents WHERE ts > ?1 AND ts <= ?2 AND deleted = 1)",
+    delete_index_entries: "DELETE FROM index_entries WHERE (index_id, key, ts) IN ( \
+         SELECT o.index_id, o.key, o.ts FROM index_entries AS w JOIN index_entries AS o \
+           ON o.index_id = w.index_id AND o.key = w.key AND o.ts < w.ts \
+         WHERE w.ts > ?1 AND w.ts <= ?2 \
+         UNION ALL SELECT index_id, key, ts FROM index_entries WHERE ts > ?1 AND ts <= ?2 AND deleted = 1)",
+    record: "INSERT INTO convex_meta (key, value) VALUES ('gc_ts', ?1) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.value > value",
+};
 
 /// Rows per multi-row INSERT statement, at most.
 const MAX_ROWS_PER_STATEMENT: usize = 128;
@@ -452,54 +452,24 @@ struct SqliteGcTx<'c>(sqlx::Transaction<'c, sqlx::Sqlite>);
 
 #[async_trait]
 impl GcTx for SqliteGcTx<'_> {
-    async fn collected_through(&mut self) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM convex_meta WHERE key = 'gc_ts'")
-                .fetch_optional(&mut *self.0)
-                .await?,
-        )
-    }
-
-    async fn revision_ts_after(
+    async fn fetch_i64(
         &mut self,
-        after: i64,
-        floor: i64,
-        offset: i64,
+        sql: &'static str,
+        params: &[i64],
     ) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT ts FROM documents WHERE ts > ?1 AND ts <= ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
-        )
-        .bind(after)
-        .bind(floor)
-        .bind(offset)
-        .fetch_optional(&mut *self.0)
-        .await?)
+        let mut query = sqlx::query_scalar(sql);
+        for p in params {
+            query = query.bind(*p);
+        }
+        Ok(query.fetch_optional(&mut *self.0).await?)
     }
 
-    async fn delete_revisions(&mut self, after: i64, through: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(COLLECT_DOCUMENTS_SQL)
-            .bind(after)
-            .bind(through)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn delete_index_entries(&mut self, after: i64, through: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(COLLECT_INDEX_SQL)
-            .bind(after)
-            .bind(through)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn record(&mut self, through: i64) -> Result<(), StoreError> {
-        sqlx::query(COLLECTED_THROUGH_SQL)
-            .bind(through)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
+    async fn execute(&mut self, sql: &'static str, params: &[i64]) -> Result<u64, StoreError> {
+        let mut query = sqlx::query(sql);
+        for p in params {
+            query = query.bind(*p);
+        }
+        Ok(query.execute(&mut *self.0).await?.rows_affected())
     }
 }
 
@@ -816,7 +786,7 @@ impl Persistence for SqlitePersistence {
         let mut guard = self.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         let mut tx = SqliteGcTx(conn.begin_with("BEGIN IMMEDIATE").await?);
-        let done = collect_chunk(&mut tx, floor, limit).await?;
+        let done = collect_chunk(&mut tx, &GC_SQL, floor, limit).await?;
         tx.0.commit().await?;
         Ok(done)
     }
